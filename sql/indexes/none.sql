@@ -1,0 +1,2 @@
+-- leasebench index: none
+-- summary: primary key only: the lease query has to scan the table

@@ -1,0 +1,366 @@
+//! One worker: its own connection, its own histograms, one loop
+//! parameterised by a pacing policy. Lease -> simulated work -> complete.
+//!
+//! The loop allocates nothing per lease beyond what the driver reserved
+//! (event and id buffers are reused) and shares no lock: progress goes
+//! through the worker's own padded atomic slot.
+
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::TryStreamExt;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Statement};
+
+use crate::audit::{LeaseEvent, NOT_DONE};
+use crate::config::Pacing;
+use crate::error::ErrorClass;
+use crate::metrics::{Metric, Recorder};
+use crate::strategy::Strategy;
+
+/// A worker's live counters, on their own cache line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub struct Slot {
+    pub leased: AtomicU64,
+    pub completed: AtomicU64,
+}
+
+/// Shared, read-mostly state of a cell.
+#[derive(Debug)]
+pub struct Shared {
+    /// Set to end the cell; workers finish the cycle they are in.
+    pub stop: AtomicBool,
+    /// Items mode: items not yet completed; the worker that takes it to
+    /// zero stops the cell.
+    pub remaining: Option<AtomicI64>,
+    pub slots: Vec<Slot>,
+}
+
+/// What a worker hands back.
+#[derive(Debug, Default)]
+pub struct WorkerOut {
+    pub rec: Recorder,
+    pub events: Vec<LeaseEvent>,
+    pub leased: u64,
+    pub lease_calls: u64,
+    pub completed: u64,
+    pub empty_polls: u64,
+    pub errors: [u64; ErrorClass::ALL.len()],
+    /// The last error's text, to show if the cell cannot go on.
+    pub last_error: Option<String>,
+}
+
+/// A strategy's statements prepared on one connection.
+pub struct Prepared {
+    lease: Vec<Statement>,
+    complete: Vec<Statement>,
+    id_col: usize,
+    run_at_col: Option<usize>,
+    lease_txn: bool,
+    batch: bool,
+    consume: bool,
+}
+
+impl Prepared {
+    pub async fn new(
+        client: &deadpool_postgres::Client,
+        strategy: &Strategy,
+        lease_ms: u64,
+        batch: u32,
+    ) -> Result<Prepared, String> {
+        let (lease_sql, complete_sql) = strategy.render(lease_ms, batch);
+        let mut lease = Vec::new();
+        for sql in &lease_sql {
+            lease.push(client.prepare_cached(sql).await.map_err(|e| {
+                format!(
+                    "strategy {} ({}): lease statement does not prepare: {}",
+                    strategy.name,
+                    strategy.source,
+                    crate::schema::format_db_error(&e)
+                )
+            })?);
+        }
+        let mut complete = Vec::new();
+        for sql in &complete_sql {
+            complete.push(client.prepare_cached(sql).await.map_err(|e| {
+                format!(
+                    "strategy {} ({}): complete statement does not prepare: {}",
+                    strategy.name,
+                    strategy.source,
+                    crate::schema::format_db_error(&e)
+                )
+            })?);
+        }
+        let cols = lease[0].columns();
+        let id_col = cols.iter().position(|c| c.name() == "id").ok_or_else(|| {
+            format!(
+                "strategy {} ({}): the first lease statement must return a column named id",
+                strategy.name, strategy.source
+            )
+        })?;
+        let run_at_col = cols.iter().position(|c| c.name() == "run_at");
+        Ok(Prepared {
+            lease,
+            complete,
+            id_col,
+            run_at_col,
+            lease_txn: strategy.lease_txn,
+            batch: strategy.batch,
+            consume: strategy.consume,
+        })
+    }
+
+    /// Run the lease; fills `ids` and `run_ats` (cleared first).
+    async fn lease(
+        &self,
+        client: &Client,
+        ids: &mut Vec<i64>,
+        run_ats: &mut Vec<Option<SystemTime>>,
+    ) -> Result<(), tokio_postgres::Error> {
+        ids.clear();
+        run_ats.clear();
+        if self.lease_txn {
+            client.batch_execute("BEGIN").await?;
+        }
+        let r = self.lease_inner(client, ids, run_ats).await;
+        if self.lease_txn {
+            match &r {
+                Ok(()) => client.batch_execute("COMMIT").await?,
+                Err(_) if !client.is_closed() => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                }
+                Err(_) => {}
+            }
+        }
+        r
+    }
+
+    async fn lease_inner(
+        &self,
+        client: &Client,
+        ids: &mut Vec<i64>,
+        run_ats: &mut Vec<Option<SystemTime>>,
+    ) -> Result<(), tokio_postgres::Error> {
+        let none: [&(dyn ToSql + Sync); 0] = [];
+        let mut rows = pin!(client.query_raw(&self.lease[0], none).await?);
+        while let Some(row) = rows.try_next().await? {
+            ids.push(row.try_get(self.id_col)?);
+            run_ats.push(match self.run_at_col {
+                Some(c) => row.try_get(c)?,
+                None => None,
+            });
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for stmt in &self.lease[1..] {
+            self.exec_with_ids(client, stmt, ids).await?;
+        }
+        Ok(())
+    }
+
+    async fn exec_with_ids(
+        &self,
+        client: &Client,
+        stmt: &Statement,
+        ids: &Vec<i64>,
+    ) -> Result<u64, tokio_postgres::Error> {
+        match stmt.params().len() {
+            0 => client.execute(stmt, &[]).await,
+            _ if self.batch => client.execute(stmt, &[ids]).await,
+            _ => client.execute(stmt, &[&ids[0]]).await,
+        }
+    }
+
+    async fn complete(&self, client: &Client, ids: &Vec<i64>) -> Result<(), tokio_postgres::Error> {
+        for stmt in &self.complete {
+            self.exec_with_ids(client, stmt, ids).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything a worker needs for one cell.
+pub struct WorkerCtx {
+    pub index: usize,
+    pub shared: Arc<Shared>,
+    pub pool: deadpool_postgres::Pool,
+    pub strategy: Strategy,
+    pub lease_ms: u64,
+    pub batch: u32,
+    pub work: Duration,
+    pub pacing: Pacing,
+    pub expected_events: usize,
+}
+
+fn us(d: Duration) -> u64 {
+    d.as_micros() as u64
+}
+
+/// Connect and prepare; returns the connection, its statements and the
+/// backend pid.
+pub async fn setup(
+    ctx: &WorkerCtx,
+) -> Result<(deadpool_postgres::Object, Prepared, i32), String> {
+    let client = ctx
+        .pool
+        .get()
+        .await
+        .map_err(|e| format!("worker {} cannot connect: {e}", ctx.index))?;
+    let prepared = Prepared::new(&client, &ctx.strategy, ctx.lease_ms, ctx.batch).await?;
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .map_err(|e| format!("worker {}: {e}", ctx.index))?
+        .get(0);
+    Ok((client, prepared, pid))
+}
+
+/// The worker loop, from `start` until the stop flag.
+pub async fn run(
+    ctx: WorkerCtx,
+    mut client: deadpool_postgres::Object,
+    mut prepared: Prepared,
+    start: Instant,
+) -> WorkerOut {
+    let mut out = WorkerOut {
+        events: Vec::with_capacity(ctx.expected_events),
+        ..WorkerOut::default()
+    };
+    let cap = if ctx.strategy.batch { ctx.batch as usize } else { 1 };
+    let mut ids: Vec<i64> = Vec::with_capacity(cap);
+    let mut run_ats: Vec<Option<SystemTime>> = Vec::with_capacity(cap);
+    let slot = &ctx.shared.slots[ctx.index];
+    let mut backoff = Duration::ZERO;
+    // Open-loop schedule: this worker's k-th lease is due at
+    // start + offset + k * interval; latency counts from then.
+    let (interval, mut due) = match ctx.pacing {
+        Pacing::Closed => (Duration::ZERO, start),
+        Pacing::Open { interval } => {
+            let n = ctx.shared.slots.len().max(1) as u32;
+            (interval, start + interval * (ctx.index as u32) / n)
+        }
+    };
+    while !ctx.shared.stop.load(Ordering::Relaxed) {
+        let t0 = if interval.is_zero() {
+            Instant::now()
+        } else {
+            tokio::time::sleep_until(due.into()).await;
+            if ctx.shared.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let intended = due;
+            due += interval;
+            intended
+        };
+        let sent = Instant::now();
+        match prepared.lease(&client, &mut ids, &mut run_ats).await {
+            Ok(()) if ids.is_empty() => {
+                out.empty_polls += 1;
+                out.rec.record(Metric::EmptyLease, us(sent.elapsed()));
+                backoff = (backoff * 2).clamp(Duration::from_millis(1), Duration::from_millis(50));
+                if interval.is_zero() {
+                    tokio::time::sleep(backoff).await;
+                }
+                continue;
+            }
+            Ok(()) => {
+                let got = Instant::now();
+                backoff = Duration::ZERO;
+                out.rec.record(Metric::Lease, us(got - t0));
+                out.lease_calls += 1;
+                out.leased += ids.len() as u64;
+                slot.leased.fetch_add(ids.len() as u64, Ordering::Relaxed);
+                let wall = SystemTime::now();
+                let (sent_us, got_us) = (us(sent - start), us(got - start));
+                for (id, run_at) in ids.iter().zip(run_ats.iter()) {
+                    if let Some(lag) = run_at.and_then(|r| wall.duration_since(r).ok()) {
+                        out.rec.record(Metric::PickupLag, us(lag));
+                    }
+                    out.events.push(LeaseEvent {
+                        id: *id,
+                        worker: ctx.index as u32,
+                        sent_us,
+                        got_us,
+                        done_us: NOT_DONE,
+                    });
+                }
+                if !ctx.work.is_zero() {
+                    tokio::time::sleep(ctx.work).await;
+                }
+                if !prepared.consume {
+                    let c0 = Instant::now();
+                    match prepared.complete(&client, &ids).await {
+                        Ok(()) => {
+                            let done = Instant::now();
+                            out.rec.record(Metric::Complete, us(done - c0));
+                            let done_us = us(done - start);
+                            let n = out.events.len();
+                            for e in &mut out.events[n - ids.len()..] {
+                                e.done_us = done_us;
+                            }
+                        }
+                        Err(e) => {
+                            note_error(&mut out, &e);
+                            if client.is_closed() {
+                                reconnect(&ctx, &mut client, &mut prepared, &mut out).await;
+                            }
+                            continue;
+                        }
+                    }
+                }
+                let n = ids.len() as u64;
+                out.completed += n;
+                slot.completed.fetch_add(n, Ordering::Relaxed);
+                out.rec.record(Metric::Cycle, us(t0.elapsed()));
+                if let Some(rem) = &ctx.shared.remaining {
+                    if rem.fetch_sub(n as i64, Ordering::Relaxed) <= n as i64 {
+                        ctx.shared.stop.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+            Err(e) => {
+                note_error(&mut out, &e);
+                if client.is_closed() {
+                    reconnect(&ctx, &mut client, &mut prepared, &mut out).await;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn note_error(out: &mut WorkerOut, e: &tokio_postgres::Error) {
+    out.errors[ErrorClass::of(e).index()] += 1;
+    out.last_error = Some(crate::schema::format_db_error(e));
+}
+
+/// Replace a broken connection, retrying until it works or the cell stops.
+async fn reconnect(
+    ctx: &WorkerCtx,
+    client: &mut deadpool_postgres::Object,
+    prepared: &mut Prepared,
+    out: &mut WorkerOut,
+) {
+    let mut wait = Duration::from_millis(10);
+    while !ctx.shared.stop.load(Ordering::Relaxed) {
+        match setup(ctx).await {
+            Ok((c, p, _pid)) => {
+                *client = c;
+                *prepared = p;
+                return;
+            }
+            Err(e) => {
+                out.errors[ErrorClass::ConnectionLost.index()] += 1;
+                out.last_error = Some(e);
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_millis(500));
+            }
+        }
+    }
+}
