@@ -179,8 +179,7 @@ pub fn audit(
                 // Consumed rows leave the table: lost only if gone unseen.
                 state == FinalState::Missing && !by_worker
             } else {
-                (by_worker && state != FinalState::Completed)
-                    || (!recoverable && state != FinalState::Completed)
+                state != FinalState::Completed && (by_worker || !recoverable)
             };
             if !rules.consume && state == FinalState::Completed && !by_worker {
                 a.completed_unseen += 1;
@@ -200,18 +199,34 @@ pub fn audit(
 mod tests {
     use super::*;
 
-    const RULES: Rules = Rules { lease_us: 1_000_000, consume: false };
+    const RULES: Rules = Rules {
+        lease_us: 1_000_000,
+        consume: false,
+    };
 
     fn ev(id: i64, worker: u32, sent: u64, got: u64, done: u64) -> LeaseEvent {
-        LeaseEvent { id, worker, sent_us: sent, got_us: got, done_us: done }
+        LeaseEvent {
+            id,
+            worker,
+            sent_us: sent,
+            got_us: got,
+            done_us: done,
+        }
     }
 
     #[test]
     fn clean_run_is_clean() {
         let mut events = vec![ev(1, 0, 0, 10, 20), ev(2, 1, 5, 15, 30)];
-        let table = HashMap::from([(1, FinalState::Completed), (2, FinalState::Completed), (3, FinalState::Pending)]);
+        let table = HashMap::from([
+            (1, FinalState::Completed),
+            (2, FinalState::Completed),
+            (3, FinalState::Pending),
+        ]);
         let a = audit(&[(1, 3)], &mut events, &table, RULES);
-        assert_eq!((a.seeded, a.lost, a.double_leased, a.re_leased), (3, 0, 0, 0));
+        assert_eq!(
+            (a.seeded, a.lost, a.double_leased, a.re_leased),
+            (3, 0, 0, 0)
+        );
         assert_eq!((a.final_completed, a.final_pending), (2, 1));
         assert!(a.states_add_up());
     }
@@ -229,7 +244,10 @@ mod tests {
 
     #[test]
     fn lease_after_expiry_is_re_lease() {
-        let mut events = vec![ev(1, 0, 0, 10, NOT_DONE), ev(1, 1, 1_500_000, 1_500_010, 1_500_100)];
+        let mut events = vec![
+            ev(1, 0, 0, 10, NOT_DONE),
+            ev(1, 1, 1_500_000, 1_500_010, 1_500_100),
+        ];
         let table = HashMap::from([(1, FinalState::Completed)]);
         let a = audit(&[(1, 1)], &mut events, &table, RULES);
         assert_eq!((a.double_leased, a.re_leased, a.lost), (0, 1, 0));
@@ -254,7 +272,10 @@ mod tests {
 
     #[test]
     fn consumed_rows_are_not_lost() {
-        let rules = Rules { lease_us: 1_000_000, consume: true };
+        let rules = Rules {
+            lease_us: 1_000_000,
+            consume: true,
+        };
         let mut events = vec![ev(1, 0, 0, 10, NOT_DONE)];
         let table = HashMap::from([(3, FinalState::Pending)]);
         let a = audit(&[(1, 3)], &mut events, &table, rules);

@@ -195,7 +195,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             let interrupt = Interrupt::new();
             interrupt.on_signals();
             let ui = Ui {
-                progress: config.progress.unwrap_or_else(|| std::io::stderr().is_terminal()),
+                progress: config
+                    .progress
+                    .unwrap_or_else(|| std::io::stderr().is_terminal()),
                 quiet: args.quiet,
             };
             let outcome = run(&config, &interrupt, ui).await?;
@@ -210,12 +212,14 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Pg { command: PgCommand::List { pg_bin } } => {
+        Command::Pg {
+            command: PgCommand::List { pg_bin },
+        } => {
             let found = crate::pg::discover::discover(&pg_bin)?;
             if found.is_empty() {
                 return Err(crate::pg::discover::no_postgres());
             }
-            println!("{:<8} {:<20} {}", "version", "found by", "bin dir");
+            println!("{:<8} {:<20} bin dir", "version", "found by");
             for (i, f) in found.iter().enumerate() {
                 println!(
                     "{:<8} {:<20} {}{}",

@@ -104,7 +104,11 @@ pub enum Mode {
     /// Run for a fixed time while a producer keeps the queue fed.
     Duration(#[serde(with = "humantime_serde")] Duration),
     /// Seed this many items, run until each is processed once.
-    Items { items: u64, #[serde(with = "humantime_serde")] max: Duration },
+    Items {
+        items: u64,
+        #[serde(with = "humantime_serde")]
+        max: Duration,
+    },
 }
 
 /// How workers pace their leases.
@@ -158,8 +162,8 @@ impl Plan {
 impl Config {
     /// Read a TOML config file; unknown keys are errors naming the key.
     pub fn from_toml_file(path: &std::path::Path) -> Result<Config> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Error::file("cannot read config", path, e))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::file("cannot read config", path, e))?;
         toml::from_str(&text).map_err(|e| Error::file("invalid config", path, e))
     }
 
@@ -199,17 +203,23 @@ impl Config {
             return Err(Error::usage("--work-ms must be at most 600000 (10 min)"));
         }
         if self.lease_ms == 0 || self.lease_ms > 86_400_000 {
-            return Err(Error::usage("--lease-ms must be between 1 and 86400000 (1 day)"));
+            return Err(Error::usage(
+                "--lease-ms must be between 1 and 86400000 (1 day)",
+            ));
         }
         if self.batch == 0 || self.batch > 10_000 {
             return Err(Error::usage("--batch must be between 1 and 10000"));
         }
         if self.queue_depth < 100 || self.queue_depth > 10_000_000 {
-            return Err(Error::usage("--queue-depth must be between 100 and 10000000"));
+            return Err(Error::usage(
+                "--queue-depth must be between 100 and 10000000",
+            ));
         }
         if let Some(rate) = self.rate {
             if !(rate.is_finite() && rate > 0.0) {
-                return Err(Error::usage("--rate must be a positive number of leases per second"));
+                return Err(Error::usage(
+                    "--rate must be a positive number of leases per second",
+                ));
             }
         }
         let pg_settings = self
@@ -288,15 +298,22 @@ fn parse_setting(s: &str) -> Result<(String, String)> {
         .split_once('=')
         .ok_or_else(|| Error::usage(format!("--pg-setting {s:?}: expected name=value")))?;
     let name = name.trim();
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
-        return Err(Error::usage(format!("--pg-setting {s:?}: bad setting name")));
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    {
+        return Err(Error::usage(format!(
+            "--pg-setting {s:?}: bad setting name"
+        )));
     }
     Ok((name.to_string(), value.trim().to_string()))
 }
 
 /// Parse a duration like `5s`, `500ms`, `2min`.
 pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|e| format!("{s:?} is not a duration ({e}); try 5s, 500ms or 2min"))
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration ({e}); try 5s, 500ms or 2min"))
 }
 
 #[cfg(test)]
@@ -315,20 +332,77 @@ mod tests {
     #[test]
     fn bad_values_are_usage_errors() {
         let cases: Vec<(Config, &str)> = vec![
-            (Config { workers: vec![0], ..Default::default() }, "at least 1"),
-            (Config { workers: vec![5000], ..Default::default() }, "limit"),
-            (Config { items: Some(0), ..Default::default() }, "--items"),
-            (Config { schema: "Public".into(), ..Default::default() }, "--schema"),
-            (Config { schema: "public".into(), ..Default::default() }, "--schema"),
-            (Config { pg_settings: vec!["fsync".into()], ..Default::default() }, "name=value"),
-            (Config { strategies: vec!["nope".into()], ..Default::default() }, "unknown strategy"),
-            (Config { indexes: vec!["nope".into()], ..Default::default() }, "unknown index"),
-            (Config { rate: Some(-1.0), ..Default::default() }, "--rate"),
+            (
+                Config {
+                    workers: vec![0],
+                    ..Default::default()
+                },
+                "at least 1",
+            ),
+            (
+                Config {
+                    workers: vec![5000],
+                    ..Default::default()
+                },
+                "limit",
+            ),
+            (
+                Config {
+                    items: Some(0),
+                    ..Default::default()
+                },
+                "--items",
+            ),
+            (
+                Config {
+                    schema: "Public".into(),
+                    ..Default::default()
+                },
+                "--schema",
+            ),
+            (
+                Config {
+                    schema: "public".into(),
+                    ..Default::default()
+                },
+                "--schema",
+            ),
+            (
+                Config {
+                    pg_settings: vec!["fsync".into()],
+                    ..Default::default()
+                },
+                "name=value",
+            ),
+            (
+                Config {
+                    strategies: vec!["nope".into()],
+                    ..Default::default()
+                },
+                "unknown strategy",
+            ),
+            (
+                Config {
+                    indexes: vec!["nope".into()],
+                    ..Default::default()
+                },
+                "unknown index",
+            ),
+            (
+                Config {
+                    rate: Some(-1.0),
+                    ..Default::default()
+                },
+                "--rate",
+            ),
         ];
         for (c, want) in cases {
             let err = c.validate().unwrap_err();
             assert_eq!(err.exit_code(), 2, "{err}");
-            assert!(err.to_string().contains(want), "{err} should mention {want}");
+            assert!(
+                err.to_string().contains(want),
+                "{err} should mention {want}"
+            );
         }
     }
 
@@ -336,12 +410,15 @@ mod tests {
     fn parses_durations_and_workers() {
         assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert!(parse_duration("five").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("five")
+            .unwrap_err()
+            .contains("not a duration"));
     }
 
     #[test]
     fn toml_roundtrip_and_unknown_keys() {
-        let c: Config = toml::from_str("workers = [1, 2]\nduration = \"2s\"\nwork_ms = 100").unwrap();
+        let c: Config =
+            toml::from_str("workers = [1, 2]\nduration = \"2s\"\nwork_ms = 100").unwrap();
         assert_eq!(c.workers, vec![1, 2]);
         assert_eq!(c.duration, Duration::from_secs(2));
         let err = toml::from_str::<Config>("wrokers = [1]").unwrap_err();

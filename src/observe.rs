@@ -173,7 +173,10 @@ pub async fn snapshot(client: &Client) -> Result<Counters> {
         )
         .await
         .map_err(|e| Error::db("cannot read due_work's statistics", e))?;
-    let wal = match client.query_one("SELECT pg_current_wal_lsn()::text", &[]).await {
+    let wal = match client
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+    {
         Ok(r) => parse_lsn(&r.get::<_, String>(0)),
         Err(_) => None,
     };
@@ -202,7 +205,10 @@ pub async fn wait_backends_gone(client: &Client, pids: &[i32], limit: Duration) 
     let deadline = std::time::Instant::now() + limit;
     while std::time::Instant::now() < deadline {
         match client
-            .query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)", &[&pids])
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
+                &[&pids],
+            )
             .await
         {
             Ok(r) if r.get::<_, i64>(0) == 0 => return,

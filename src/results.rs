@@ -79,14 +79,19 @@ impl Environment {
         let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
         let os = read("/etc/os-release")
             .lines()
-            .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+            .find_map(|l| {
+                l.strip_prefix("PRETTY_NAME=")
+                    .map(|v| v.trim_matches('"').to_string())
+            })
             .unwrap_or_else(|| std::env::consts::OS.to_string());
         Environment {
             leasebench_version: env!("CARGO_PKG_VERSION").to_string(),
             git_revision: env!("LEASEBENCH_GIT_REV").to_string(),
             os,
             kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
-            cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            cpus: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(0),
             memory_bytes: meminfo_kb("MemTotal:") * 1024,
             peak_rss_bytes: peak_rss_bytes(),
         }
@@ -256,10 +261,11 @@ pub struct Saved {
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| Error::file("cannot write", path, e))?;
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::file("cannot write", path, e))?;
     std::io::Write::write_all(&mut tmp, bytes).map_err(|e| Error::file("cannot write", path, e))?;
-    tmp.persist(path).map_err(|e| Error::file("cannot write", path, e.error))?;
+    tmp.persist(path)
+        .map_err(|e| Error::file("cannot write", path, e.error))?;
     Ok(())
 }
 
@@ -274,7 +280,8 @@ pub fn to_csv(run: &RunResult) -> Result<Vec<u8>> {
         w.serialize(CsvRow::from(c))
             .map_err(|e| Error::Internal(format!("csv: {e}")))?;
     }
-    w.into_inner().map_err(|e| Error::Internal(format!("csv: {e}")))
+    w.into_inner()
+        .map_err(|e| Error::Internal(format!("csv: {e}")))
 }
 
 impl RunResult {
@@ -297,7 +304,8 @@ impl RunResult {
 
     /// Read a results JSON file.
     pub fn load(path: &Path) -> Result<RunResult> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::file("cannot read results", path, e))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::file("cannot read results", path, e))?;
         let value: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| Error::file("results file is not valid JSON:", path, e))?;
         let version = value
@@ -315,6 +323,7 @@ impl RunResult {
                 path.display()
             )));
         }
-        serde_json::from_value(value).map_err(|e| Error::file("results file does not match the contract:", path, e))
+        serde_json::from_value(value)
+            .map_err(|e| Error::file("results file does not match the contract:", path, e))
     }
 }

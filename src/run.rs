@@ -148,7 +148,10 @@ pub async fn run(config: &Config, interrupt: &Interrupt, ui: Ui) -> Result<RunOu
     }
     if let Some(e) = failure {
         eprint!("{}", crate::report::table::render(&result));
-        ui.say(format!("leasebench: partial results saved to {}", saved.json.display()));
+        ui.say(format!(
+            "leasebench: partial results saved to {}",
+            saved.json.display()
+        ));
         return Err(e);
     }
     Ok(RunOutcome { result, saved })
@@ -176,7 +179,9 @@ async fn sweep_server(
     ui: Ui,
     result: &mut RunResult,
 ) -> Result<()> {
-    let mut setup = server.connect_schema("leasebench-setup", &plan.schema).await?;
+    let mut setup = server
+        .connect_schema("leasebench-setup", &plan.schema)
+        .await?;
     let info: ServerInfo = observe::server_info(&setup, &server.label).await?;
     let needed = plan.max_workers() as i64 + pg::OBSERVERS as i64;
     if info.usable_connections < needed {

@@ -111,10 +111,16 @@ pub async fn check_indexes(client: &mut Client, indexes: &[IndexVariant]) -> Res
         drop_indexes(&tx).await?;
         if !ix.ddl.is_empty() {
             tx.batch_execute(&ix.ddl).await.map_err(|e| {
-                Error::file("index variant failed on the server:", &ix.source, format_db_error(&e))
+                Error::file(
+                    "index variant failed on the server:",
+                    &ix.source,
+                    format_db_error(&e),
+                )
             })?;
         }
-        tx.rollback().await.map_err(|e| Error::db("cannot roll back", e))?;
+        tx.rollback()
+            .await
+            .map_err(|e| Error::db("cannot roll back", e))?;
     }
     Ok(())
 }
@@ -175,7 +181,10 @@ pub async fn reset_cell(client: &Client, index: &IndexVariant, items: u64) -> Re
     drop_indexes(client).await?;
     if !index.ddl.is_empty() {
         client.batch_execute(&index.ddl).await.map_err(|e| {
-            Error::db(format!("index variant {} ({}) failed", index.name, index.source), e)
+            Error::db(
+                format!("index variant {} ({}) failed", index.name, index.source),
+                e,
+            )
         })?;
     }
     let range = insert_items(client, items).await?;

@@ -115,7 +115,8 @@ impl Catalogue {
         }
         for path in index_files {
             let text = read(path, "cannot read index file")?;
-            let i = parse_index(&text, path).map_err(|e| Error::file("invalid index file", path, e))?;
+            let i =
+                parse_index(&text, path).map_err(|e| Error::file("invalid index file", path, e))?;
             if let Some(old) = cat.indexes.get(&i.name) {
                 return Err(Error::usage(format!(
                     "index file {}: the name {:?} is taken by {}; rename it in the `-- leasebench index:` header",
@@ -133,7 +134,11 @@ impl Catalogue {
         self.strategies.get(name).ok_or_else(|| {
             Error::usage(format!(
                 "unknown strategy {name:?}; known: {} (or add one with --strategy-file)",
-                self.strategies.keys().cloned().collect::<Vec<_>>().join(", ")
+                self.strategies
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })
     }
@@ -166,7 +171,11 @@ fn header_lines(text: &str) -> impl Iterator<Item = (usize, &str, &str)> {
         }
         let (k, v) = rest.split_once(':')?;
         let k = k.trim();
-        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ') {
+        if k.is_empty()
+            || !k
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ')
+        {
             return None;
         }
         Some((i + 1, k, v.trim()))
@@ -240,7 +249,8 @@ pub fn parse_strategy(text: &str, path: &Path) -> Result<Strategy, ParseError> {
     }
     if !saw_safe {
         return Err(ParseError(
-            "missing `-- safe: true|false` header (is it exactly-once while leases are live?)".into(),
+            "missing `-- safe: true|false` header (is it exactly-once while leases are live?)"
+                .into(),
         ));
     }
     let sections = sections(text)?;
@@ -319,7 +329,10 @@ fn sections(text: &str) -> Result<Vec<(String, Vec<String>)>, ParseError> {
             }
             let sec = sec.trim().to_string();
             if out.iter().any(|(s, _)| *s == sec) {
-                return Err(ParseError(format!("line {}: section @{sec} appears twice", n + 1)));
+                return Err(ParseError(format!(
+                    "line {}: section @{sec} appears twice",
+                    n + 1
+                )));
             }
             current = Some((sec, Vec::new(), String::new()));
             continue;
@@ -376,7 +389,11 @@ mod tests {
         assert_eq!(s.complete.len(), 1);
         let (lease, _) = s.render(1234, 7);
         assert!(lease[0].contains("interval '1234 milliseconds'"));
-        assert!(cat.index("pending_partial").unwrap().ddl.contains("WHERE status = 'pending'"));
+        assert!(cat
+            .index("pending_partial")
+            .unwrap()
+            .ddl
+            .contains("WHERE status = 'pending'"));
         assert!(cat.index("none").unwrap().ddl.is_empty());
     }
 
@@ -386,13 +403,25 @@ mod tests {
         let no_safe = "-- @lease\nSELECT 1;\n-- @complete\nSELECT 1;";
         assert!(parse_strategy(no_safe, p).unwrap_err().0.contains("safe"));
         let no_lease = "-- safe: true\n-- @complete\nSELECT 1;";
-        assert!(parse_strategy(no_lease, p).unwrap_err().0.contains("@lease"));
+        assert!(parse_strategy(no_lease, p)
+            .unwrap_err()
+            .0
+            .contains("@lease"));
         let bad_bool = "-- safe: maybe\n-- @lease\nSELECT 1;";
-        assert!(parse_strategy(bad_bool, p).unwrap_err().0.contains("true or false"));
+        assert!(parse_strategy(bad_bool, p)
+            .unwrap_err()
+            .0
+            .contains("true or false"));
         let bad_section = "-- safe: true\n-- @lease\nSELECT 1;\n-- @finish\nSELECT 1;";
-        assert!(parse_strategy(bad_section, p).unwrap_err().0.contains("@finish"));
+        assert!(parse_strategy(bad_section, p)
+            .unwrap_err()
+            .0
+            .contains("@finish"));
         let no_complete = "-- safe: true\n-- @lease\nSELECT 1;";
-        assert!(parse_strategy(no_complete, p).unwrap_err().0.contains("@complete"));
+        assert!(parse_strategy(no_complete, p)
+            .unwrap_err()
+            .0
+            .contains("@complete"));
     }
 
     #[test]

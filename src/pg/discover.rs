@@ -47,9 +47,7 @@ impl PgVersion {
     /// Does a user's `--pg` selector (`15` or `15.4`) pick this version?
     pub fn matches(&self, selector: &str) -> bool {
         match selector.split_once('.') {
-            Some((maj, min)) => {
-                maj.parse() == Ok(self.major) && min.parse() == Ok(self.minor)
-            }
+            Some((maj, min)) => maj.parse() == Ok(self.major) && min.parse() == Ok(self.minor),
             None => selector.parse() == Ok(self.major),
         }
     }
@@ -155,13 +153,15 @@ pub fn discover(explicit: &[PathBuf]) -> Result<Vec<PgInstall>> {
     if let Ok(v) = std::env::var("LEASEBENCH_PG_BIN") {
         for d in v.split(':').filter(|d| !d.is_empty()) {
             let dir = PathBuf::from(d);
-            let inst = PgInstall::probe(&dir, "LEASEBENCH_PG_BIN").map_err(|e| {
-                Error::usage(format!("LEASEBENCH_PG_BIN={d}: {e}"))
-            })?;
+            let inst = PgInstall::probe(&dir, "LEASEBENCH_PG_BIN")
+                .map_err(|e| Error::usage(format!("LEASEBENCH_PG_BIN={d}: {e}")))?;
             found.push(inst);
         }
     }
-    let mut pg_homes = vec![PathBuf::from(".pg"), Path::new(env!("CARGO_MANIFEST_DIR")).join(".pg")];
+    let mut pg_homes = vec![
+        PathBuf::from(".pg"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".pg"),
+    ];
     if let Ok(h) = std::env::var("LEASEBENCH_PG_HOME") {
         pg_homes.insert(0, PathBuf::from(h));
     }
@@ -256,8 +256,20 @@ mod tests {
     fn parses_versions() {
         let v = PgVersion::parse("postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)").unwrap();
         assert_eq!((v.major, v.minor), (15, 18));
-        assert_eq!(PgVersion::parse("17.2").unwrap(), PgVersion { major: 17, minor: 2 });
-        assert_eq!(PgVersion::parse("16beta1").unwrap(), PgVersion { major: 16, minor: 0 });
+        assert_eq!(
+            PgVersion::parse("17.2").unwrap(),
+            PgVersion {
+                major: 17,
+                minor: 2
+            }
+        );
+        assert_eq!(
+            PgVersion::parse("16beta1").unwrap(),
+            PgVersion {
+                major: 16,
+                minor: 0
+            }
+        );
         assert!(PgVersion::parse("garbage").is_none());
         assert!(v.matches("15") && v.matches("15.18") && !v.matches("15.1") && !v.matches("17"));
     }
@@ -265,7 +277,10 @@ mod tests {
     #[test]
     fn select_reports_unknown_versions() {
         let found = vec![PgInstall {
-            version: PgVersion { major: 15, minor: 18 },
+            version: PgVersion {
+                major: 15,
+                minor: 18,
+            },
             version_text: String::new(),
             bin: "/x".into(),
             lib: None,
@@ -276,6 +291,9 @@ mod tests {
         assert!(err.to_string().contains("no Postgres 17 found"), "{err}");
         assert_eq!(err.exit_code(), 2);
         assert!(select(&found, &["abc".into()]).is_err());
-        assert!(select(&[], &[]).unwrap_err().to_string().contains("DATABASE_URL"));
+        assert!(select(&[], &[])
+            .unwrap_err()
+            .to_string()
+            .contains("DATABASE_URL"));
     }
 }

@@ -56,11 +56,16 @@ impl LocalCluster {
         let dir = tempfile::Builder::new()
             .prefix("leasebench-pg-")
             .tempdir()
-            .map_err(|e| Error::Cluster(format!("cannot create a temp dir for the cluster: {e}")))?;
+            .map_err(|e| {
+                Error::Cluster(format!("cannot create a temp dir for the cluster: {e}"))
+            })?;
         let root = dir.path().to_path_buf();
         if let Some((uid, gid)) = run_as {
             nix::unistd::chown(&root, Some(uid), Some(gid)).map_err(|e| {
-                Error::Cluster(format!("cannot hand {} to the postgres user: {e}", root.display()))
+                Error::Cluster(format!(
+                    "cannot hand {} to the postgres user: {e}",
+                    root.display()
+                ))
             })?;
             check_reachable(install, &root)?;
         }
@@ -70,14 +75,26 @@ impl LocalCluster {
         initdb
             .arg("-D")
             .arg(&data)
-            .args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+            .args([
+                "-U",
+                SUPERUSER,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         prepare(&mut initdb, install, run_as);
-        let out = initdb
-            .output()
-            .map_err(|e| Error::Cluster(format!("cannot run {}: {e}", install.tool("initdb").display())))?;
+        let out = initdb.output().map_err(|e| {
+            Error::Cluster(format!(
+                "cannot run {}: {e}",
+                install.tool("initdb").display()
+            ))
+        })?;
         if !out.status.success() {
             return Err(Error::Cluster(format!(
                 "initdb failed ({}): {}",
@@ -133,7 +150,10 @@ impl LocalCluster {
                 .stderr(logf);
             prepare(&mut cmd, &self.install, self.run_as);
             let child = cmd.spawn().map_err(|e| {
-                Error::Cluster(format!("cannot run {}: {e}", self.install.tool("postgres").display()))
+                Error::Cluster(format!(
+                    "cannot run {}: {e}",
+                    self.install.tool("postgres").display()
+                ))
             })?;
             self.child = Some(child);
             self.port = port;
@@ -142,7 +162,9 @@ impl LocalCluster {
                 Err(e) => {
                     last_err = e;
                     self.kill_server();
-                    if !last_err.contains("could not bind") && !last_err.contains("Address already in use") {
+                    if !last_err.contains("could not bind")
+                        && !last_err.contains("Address already in use")
+                    {
                         break;
                     }
                 }
@@ -160,10 +182,15 @@ impl LocalCluster {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
                     let text = std::fs::read_to_string(log).unwrap_or_default();
-                    return Err(format!("server exited ({status}): {}", last_lines(&text, 3)));
+                    return Err(format!(
+                        "server exited ({status}): {}",
+                        last_lines(&text, 3)
+                    ));
                 }
             }
-            match tokio_postgres::connect(&self.conn_string("postgres"), tokio_postgres::NoTls).await {
+            match tokio_postgres::connect(&self.conn_string("postgres"), tokio_postgres::NoTls)
+                .await
+            {
                 Ok((client, conn)) => {
                     let h = tokio::spawn(conn);
                     let ok = client.simple_query("SELECT 1").await.is_ok();
@@ -182,11 +209,16 @@ impl LocalCluster {
 
     /// A libpq connection string for `dbname` on this cluster.
     pub fn conn_string(&self, dbname: &str) -> String {
-        format!("host=127.0.0.1 port={} user={SUPERUSER} dbname={dbname}", self.port)
+        format!(
+            "host=127.0.0.1 port={} user={SUPERUSER} dbname={dbname}",
+            self.port
+        )
     }
 
     pub fn config(&self, dbname: &str) -> tokio_postgres::Config {
-        self.conn_string(dbname).parse().expect("static connection string")
+        self.conn_string(dbname)
+            .parse()
+            .expect("static connection string")
     }
 
     /// The cluster's temp dir (removed on drop).
@@ -221,7 +253,10 @@ impl LocalCluster {
             .stdout(Stdio::null())
             .stderr(logf);
         prepare(&mut cmd, &self.install, self.run_as);
-        self.child = Some(cmd.spawn().map_err(|e| Error::Cluster(format!("restart failed: {e}")))?);
+        self.child = Some(
+            cmd.spawn()
+                .map_err(|e| Error::Cluster(format!("restart failed: {e}")))?,
+        );
         self.wait_ready(&log)
             .await
             .map_err(|e| Error::Cluster(format!("Postgres did not come back after restart: {e}")))
@@ -229,7 +264,9 @@ impl LocalCluster {
 
     /// Fast shutdown: SIGINT, then SIGQUIT, then SIGKILL if it will not go.
     fn stop_server(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         for (sig, wait) in [
             (nix::sys::signal::Signal::SIGINT, Duration::from_secs(30)),
@@ -277,7 +314,11 @@ impl Drop for LocalCluster {
     }
 }
 
-fn prepare(cmd: &mut Command, install: &PgInstall, run_as: Option<(nix::unistd::Uid, nix::unistd::Gid)>) {
+fn prepare(
+    cmd: &mut Command,
+    install: &PgInstall,
+    run_as: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
+) {
     use std::os::unix::process::CommandExt;
     if let Some(lib) = &install.lib {
         let mut paths = vec![lib.clone()];
@@ -344,7 +385,9 @@ fn blocking_dir(path: &Path) -> Option<PathBuf> {
     let mut p = PathBuf::new();
     for comp in path.components() {
         p.push(comp);
-        let Ok(meta) = std::fs::metadata(&p) else { continue };
+        let Ok(meta) = std::fs::metadata(&p) else {
+            continue;
+        };
         if !meta.is_dir() {
             continue;
         }
@@ -366,7 +409,9 @@ fn blocking_dir(path: &Path) -> Option<PathBuf> {
 fn free_port() -> Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")
         .map_err(|e| Error::Cluster(format!("cannot find a free port on 127.0.0.1: {e}")))?;
-    Ok(l.local_addr().map_err(|e| Error::Cluster(e.to_string()))?.port())
+    Ok(l.local_addr()
+        .map_err(|e| Error::Cluster(e.to_string()))?
+        .port())
 }
 
 fn last_lines(s: &str, n: usize) -> String {

@@ -5,11 +5,11 @@
 //! Order: `--database-url` / `DATABASE_URL`, then local binaries, then the
 //! containers feature, then an error listing all three ways.
 
+#[cfg(feature = "containers")]
+pub mod container;
 pub mod discover;
 pub mod local;
 pub mod url;
-#[cfg(feature = "containers")]
-pub mod container;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::{Client, NoTls};
@@ -37,7 +37,11 @@ pub enum Target {
 }
 
 /// The targets a run sweeps, in order.
-pub fn targets(database_url: Option<&str>, pg_bin: &[std::path::PathBuf], pg: &[String]) -> Result<Vec<Target>> {
+pub fn targets(
+    database_url: Option<&str>,
+    pg_bin: &[std::path::PathBuf],
+    pg: &[String],
+) -> Result<Vec<Target>> {
     if let Some(u) = database_url {
         if !pg.is_empty() {
             return Err(Error::usage(
@@ -51,13 +55,20 @@ pub fn targets(database_url: Option<&str>, pg_bin: &[std::path::PathBuf], pg: &[
     if found.is_empty() {
         #[cfg(feature = "containers")]
         {
-            let tags = if pg.is_empty() { vec![container::DEFAULT_TAG.to_string()] } else { pg.to_vec() };
+            let tags = if pg.is_empty() {
+                vec![container::DEFAULT_TAG.to_string()]
+            } else {
+                pg.to_vec()
+            };
             return Ok(tags.into_iter().map(Target::Container).collect());
         }
         #[cfg(not(feature = "containers"))]
         return Err(discover::no_postgres());
     }
-    Ok(discover::select(&found, pg)?.into_iter().map(Target::Local).collect())
+    Ok(discover::select(&found, pg)?
+        .into_iter()
+        .map(Target::Local)
+        .collect())
 }
 
 enum Backend {
@@ -78,7 +89,11 @@ pub struct Server {
 impl Server {
     /// Reach a target: connect to a URL, or start a cluster / container
     /// sized for `max_workers`.
-    pub async fn open(target: &Target, max_workers: u32, settings: &[(String, String)]) -> Result<Server> {
+    pub async fn open(
+        target: &Target,
+        max_workers: u32,
+        settings: &[(String, String)],
+    ) -> Result<Server> {
         match target {
             Target::Url(u) => {
                 if !settings.is_empty() {
@@ -88,7 +103,11 @@ impl Server {
                 }
                 let config = url::parse(u)?;
                 let label = url::describe(&config);
-                let server = Server { config, label, backend: Backend::Url };
+                let server = Server {
+                    config,
+                    label,
+                    backend: Backend::Url,
+                };
                 // Fail early, with the server's reason, if it cannot be reached.
                 server.connect("leasebench-setup").await?;
                 Ok(server)
@@ -101,16 +120,27 @@ impl Server {
                     "throwaway Postgres {} on 127.0.0.1:{} in {}",
                     install.version,
                     cluster.port,
-                    cluster.dir().map(|d| d.display().to_string()).unwrap_or_default()
+                    cluster
+                        .dir()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default()
                 );
-                Ok(Server { config, label, backend: Backend::Local(Box::new(cluster)) })
+                Ok(Server {
+                    config,
+                    label,
+                    backend: Backend::Local(Box::new(cluster)),
+                })
             }
             #[cfg(feature = "containers")]
             Target::Container(tag) => {
                 let running = container::start(tag, max_workers + OBSERVERS + HEADROOM).await?;
                 let config = running.config();
                 let label = format!("container postgres:{tag} on 127.0.0.1:{}", running.port);
-                Ok(Server { config, label, backend: Backend::Container(running) })
+                Ok(Server {
+                    config,
+                    label,
+                    backend: Backend::Container(running),
+                })
             }
         }
     }
@@ -158,7 +188,9 @@ impl Server {
         let mgr = Manager::from_config(
             self.config_for(app, Some(schema)),
             NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
         );
         Pool::builder(mgr)
             .max_size(size)
@@ -179,10 +211,13 @@ impl Server {
 
 /// Connect and spawn the connection's driver.
 pub async fn connect(config: &tokio_postgres::Config, label: &str) -> Result<Client> {
-    let (client, conn) = config.connect(NoTls).await.map_err(|source| Error::Connect {
-        target: label.to_string(),
-        source,
-    })?;
+    let (client, conn) = config
+        .connect(NoTls)
+        .await
+        .map_err(|source| Error::Connect {
+            target: label.to_string(),
+            source,
+        })?;
     tokio::spawn(async move {
         let _ = conn.await;
     });

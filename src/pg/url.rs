@@ -134,7 +134,10 @@ mod tests {
             redact("postgresql://bob@db/app?password=s3cret&sslmode=disable"),
             "postgresql://bob@db/app?password=***&sslmode=disable"
         );
-        assert_eq!(redact("host=db password=s3cret user=bob"), "host=db password=*** user=bob");
+        assert_eq!(
+            redact("host=db password=s3cret user=bob"),
+            "host=db password=*** user=bob"
+        );
         assert_eq!(redact("postgres://db/app"), "postgres://db/app");
         assert!(!redact("postgres://u:p%40ss@h/d").contains("p%40ss"));
     }

@@ -11,8 +11,20 @@ fn short_version(v: &str) -> &str {
 /// The results table as text (ends with a newline).
 pub fn render(run: &RunResult) -> String {
     let headers = [
-        "pg", "strategy", "index", "workers", "leases/s", "commits/s", "p50 ms", "p95 ms",
-        "p99 ms", "max ms", "empty", "errors", "lost", "double",
+        "pg",
+        "strategy",
+        "index",
+        "workers",
+        "leases/s",
+        "commits/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "empty",
+        "errors",
+        "lost",
+        "double",
     ];
     let rows: Vec<[String; 14]> = run
         .cells
@@ -78,7 +90,11 @@ pub fn render(run: &RunResult) -> String {
             let _ = writeln!(
                 out,
                 "note: {} {} {} workers={}: audit states do not add up to the {} items seeded",
-                short_version(&c.pg_version), c.strategy, c.index, c.workers, c.audit.seeded
+                short_version(&c.pg_version),
+                c.strategy,
+                c.index,
+                c.workers,
+                c.audit.seeded
             );
         }
     }
@@ -86,7 +102,9 @@ pub fn render(run: &RunResult) -> String {
         let _ = writeln!(
             out,
             "PARTIAL RUN: {}",
-            run.stopped_because.as_deref().unwrap_or("not every cell ran")
+            run.stopped_because
+                .as_deref()
+                .unwrap_or("not every cell ran")
         );
     }
     out

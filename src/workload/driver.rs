@@ -20,8 +20,8 @@ use crate::pg::Server;
 use crate::results::CellResult;
 use crate::schema;
 use crate::strategy::{IndexVariant, Strategy};
-use crate::workload::worker::{self, Shared, Slot, WorkerCtx, WorkerOut};
 use crate::workload::producer;
+use crate::workload::worker::{self, Shared, Slot, WorkerCtx, WorkerOut};
 
 /// A Ctrl-C (or a test) asking the run to stop; cloned freely.
 #[derive(Debug, Clone, Default)]
@@ -41,7 +41,8 @@ impl Interrupt {
     pub fn on_signals(&self) {
         let me = self.clone();
         tokio::spawn(async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             let term_fut = async {
                 match term.as_mut() {
                     Some(t) => {
@@ -190,8 +191,15 @@ pub async fn run_cell(
     ));
     let producer = match spec.mode {
         Mode::Duration(_) => {
-            let c = server.connect_schema("leasebench-producer", &spec.schema).await?;
-            Some(tokio::spawn(producer::run(c, shared.clone(), initial, spec.queue_depth)))
+            let c = server
+                .connect_schema("leasebench-producer", &spec.schema)
+                .await?;
+            Some(tokio::spawn(producer::run(
+                c,
+                shared.clone(),
+                initial,
+                spec.queue_depth,
+            )))
         }
         Mode::Items { .. } => None,
     };
@@ -205,8 +213,16 @@ pub async fn run_cell(
     loop {
         tick.tick().await;
         let elapsed = start.elapsed();
-        let leased: u64 = shared.slots.iter().map(|s| s.leased.load(Ordering::Relaxed)).sum();
-        let completed: u64 = shared.slots.iter().map(|s| s.completed.load(Ordering::Relaxed)).sum();
+        let leased: u64 = shared
+            .slots
+            .iter()
+            .map(|s| s.leased.load(Ordering::Relaxed))
+            .sum();
+        let completed: u64 = shared
+            .slots
+            .iter()
+            .map(|s| s.completed.load(Ordering::Relaxed))
+            .sum();
         progress.tick(elapsed, leased, completed);
         if shared.stop.load(Ordering::Relaxed) {
             break;
@@ -240,7 +256,9 @@ pub async fn run_cell(
     let duration = start.elapsed();
     observers_stop.store(true, Ordering::Relaxed);
     let prod = match producer {
-        Some(p) => p.await.map_err(|e| Error::Internal(format!("producer panicked: {e}")))?,
+        Some(p) => p
+            .await
+            .map_err(|e| Error::Internal(format!("producer panicked: {e}")))?,
         None => producer::ProducerOut::default(),
     };
     let (wait_events, wait_samples) = sampler.await.unwrap_or_default();
@@ -296,7 +314,10 @@ pub async fn run_cell(
             "stopped after {:?} with {} of {} items completed",
             duration,
             completed,
-            match spec.mode { Mode::Items { items, .. } => items, _ => 0 }
+            match spec.mode {
+                Mode::Items { items, .. } => items,
+                _ => 0,
+            }
         ));
     }
     if let Some(e) = &prod.error {

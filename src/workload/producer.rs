@@ -24,7 +24,11 @@ pub async fn run(client: Client, shared: Arc<Shared>, seeded: u64, depth: u64) -
     let mut produced = seeded;
     let low = depth / 2;
     while !shared.stop.load(Ordering::Relaxed) {
-        let leased: u64 = shared.slots.iter().map(|s| s.leased.load(Ordering::Relaxed)).sum();
+        let leased: u64 = shared
+            .slots
+            .iter()
+            .map(|s| s.leased.load(Ordering::Relaxed))
+            .sum();
         let queued = produced.saturating_sub(leased);
         if queued < low {
             let n = depth - queued;

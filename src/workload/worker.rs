@@ -202,9 +202,7 @@ fn us(d: Duration) -> u64 {
 
 /// Connect and prepare; returns the connection, its statements and the
 /// backend pid.
-pub async fn setup(
-    ctx: &WorkerCtx,
-) -> Result<(deadpool_postgres::Object, Prepared, i32), String> {
+pub async fn setup(ctx: &WorkerCtx) -> Result<(deadpool_postgres::Object, Prepared, i32), String> {
     let client = ctx
         .pool
         .get()
@@ -230,7 +228,11 @@ pub async fn run(
         events: Vec::with_capacity(ctx.expected_events),
         ..WorkerOut::default()
     };
-    let cap = if ctx.strategy.batch { ctx.batch as usize } else { 1 };
+    let cap = if ctx.strategy.batch {
+        ctx.batch as usize
+    } else {
+        1
+    };
     let mut ids: Vec<i64> = Vec::with_capacity(cap);
     let mut run_ats: Vec<Option<SystemTime>> = Vec::with_capacity(cap);
     let slot = &ctx.shared.slots[ctx.index];
