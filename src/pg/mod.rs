@@ -75,7 +75,7 @@ enum Backend {
     Url,
     Local(Box<LocalCluster>),
     #[cfg(feature = "containers")]
-    Container(container::Running),
+    Container(Box<container::Running>),
 }
 
 /// A reached server: how to connect, and what to stop when done.
@@ -139,7 +139,7 @@ impl Server {
                 Ok(Server {
                     config,
                     label,
-                    backend: Backend::Container(running),
+                    backend: Backend::Container(Box::new(running)),
                 })
             }
         }
