@@ -164,7 +164,15 @@ impl Config {
     pub fn from_toml_file(path: &std::path::Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::file("cannot read config", path, e))?;
-        toml::from_str(&text).map_err(|e| Error::file("invalid config", path, e))
+        toml::from_str(&text).map_err(|e| {
+            // One line: the message and where, without toml's source excerpt.
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let msg = e.message().trim().replace('\n', " ");
+            let at = line.map(|l| format!("line {l}: ")).unwrap_or_default();
+            Error::file("invalid config", path, format!("{at}{msg}"))
+        })
     }
 
     /// Check every value and load the named strategies and index variants.

@@ -66,11 +66,14 @@ pub enum Error {
 
 impl Error {
     /// Process exit code: 2 for usage errors (the user can fix the command
-    /// line or a file), 1 for runtime failures.
+    /// line or a file, or the server it names), 130 for Ctrl-C, 1 for
+    /// runtime failures.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::File { .. } | Error::NoPostgres(_) => 2,
             Error::Connect { .. } => 2,
+            // As a shell reports a process ended by SIGINT.
+            Error::Interrupted(_) => 130,
             _ => 1,
         }
     }

@@ -110,7 +110,6 @@ pub async fn run(config: &Config, interrupt: &Interrupt, ui: Ui) -> Result<RunOu
                 break;
             }
         };
-        ui.say(format!("leasebench: using {}", server.label));
         let r = sweep_server(&server, &plan, interrupt, ui, &mut result).await;
         let stopped = server.shutdown().await;
         if let Err(e) = r {
@@ -197,6 +196,7 @@ async fn sweep_server(
     schema::check_indexes(&mut setup, &plan.indexes).await?;
     let pg_version = info.pg_version.clone();
     result.servers.push(info);
+    ui.say(format!("leasebench: using {}", server.label));
     let cells = plan.strategies.len() * plan.indexes.len() * plan.workers.len();
     let mut k = 0;
     for strategy in &plan.strategies {

@@ -4,7 +4,8 @@
 //! `.pg/*/bin` (what `scripts/install-postgres.sh` installs, next to the
 //! current directory and next to this crate), `/usr/lib/postgresql/*/bin`,
 //! `pg_config --bindir`, and `postgres` on `PATH`. Each found directory is
-//! asked for its version with `postgres --version`.
+//! asked for its version with `postgres --version`. `LEASEBENCH_PG_DISCOVER=0`
+//! turns the search off, leaving only `--pg-bin` and `LEASEBENCH_PG_BIN`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -157,6 +158,11 @@ pub fn discover(explicit: &[PathBuf]) -> Result<Vec<PgInstall>> {
                 .map_err(|e| Error::usage(format!("LEASEBENCH_PG_BIN={d}: {e}")))?;
             found.push(inst);
         }
+    }
+    // LEASEBENCH_PG_DISCOVER=0: only the directories named explicitly.
+    if std::env::var("LEASEBENCH_PG_DISCOVER").is_ok_and(|v| v == "0") {
+        found.sort_by(|a, b| b.version.cmp(&a.version));
+        return Ok(found);
     }
     let mut pg_homes = vec![
         PathBuf::from(".pg"),

@@ -1,0 +1,253 @@
+//! Against "the user's own server" (a real throwaway cluster the test
+//! starts): schema safety, password hygiene, connection limits, wrong
+//! passwords; and Ctrl-C cleanup of leasebench's own cluster.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use leasebench::results::RunResult;
+
+const T: Duration = Duration::from_secs(120);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_server_touches_only_its_own_schema_and_hides_the_password() {
+    let c = cluster(60).await;
+    let db = client(&c).await;
+    // The user's things: a due_work table in public and an unrelated schema.
+    db.batch_execute(
+        "CREATE TABLE public.due_work (id int PRIMARY KEY, note text);
+         INSERT INTO public.due_work VALUES (1, 'mine'), (2, 'also mine');
+         CREATE SCHEMA app; CREATE TABLE app.jobs (id int); INSERT INTO app.jobs VALUES (42);",
+    )
+    .await
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let secret = "s3cret-Pa55word";
+    let url = url_with_secret(&c, secret);
+    let o = tokio::task::spawn_blocking({
+        let out = out.path().to_str().unwrap().to_string();
+        let url = url.clone();
+        move || {
+            run_cli(
+                &[
+                    "run",
+                    "--workers",
+                    "1,3",
+                    "--duration",
+                    "1s",
+                    "--no-progress",
+                    "--out",
+                    &out,
+                ],
+                &[("DATABASE_URL", &url)],
+                T,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let all_output = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        !all_output.contains(secret),
+        "password printed: {all_output}"
+    );
+    for f in std::fs::read_dir(out.path()).unwrap() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        assert!(!text.contains(secret), "password in results");
+    }
+    let run = RunResult::load(&out.path().join("latest.json")).unwrap();
+    assert_eq!(run.cells.len(), 2);
+    assert!(run.config.database_url.as_deref().unwrap().contains("***"));
+    // The user's objects are as they were.
+    let rows = db
+        .query("SELECT id, note FROM public.due_work ORDER BY id", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].get::<_, String>(1), "mine");
+    let cols: i64 = db
+        .query_one("SELECT count(*) FROM information_schema.columns WHERE table_schema='public' AND table_name='due_work'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(cols, 2, "public.due_work altered");
+    let public_tables: i64 = db
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(public_tables, 1, "leasebench created something in public");
+    let jobs: i64 = db
+        .query_one("SELECT count(*) FROM app.jobs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(jobs, 1);
+    // leasebench's schema is marked as its own, and a second run reuses it.
+    let comment: String = db
+        .query_one(
+            "SELECT obj_description('leasebench'::regnamespace, 'pg_namespace')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(comment, leasebench::schema::MARKER);
+
+    // A schema leasebench did not create is refused and left alone.
+    let o = tokio::task::spawn_blocking({
+        let out = out.path().to_str().unwrap().to_string();
+        move || {
+            run_cli(
+                &[
+                    "run",
+                    "--schema",
+                    "app",
+                    "--workers",
+                    "1",
+                    "--duration",
+                    "1s",
+                    "--out",
+                    &out,
+                ],
+                &[("DATABASE_URL", &url)],
+                T,
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_one_line_error(&o, 1, "was not created by leasebench");
+    let jobs: i64 = db
+        .query_one("SELECT count(*) FROM app.jobs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(jobs, 1);
+    let app_tables: i64 = db
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'app'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(app_tables, 1);
+    drop(db);
+    c.stop().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_workers_than_the_server_allows_is_a_clear_error() {
+    let c = cluster(20).await;
+    let url = url_with_secret(&c, "x");
+    let out = tempfile::tempdir().unwrap();
+    let out_s = out.path().to_str().unwrap().to_string();
+    let o = tokio::task::spawn_blocking(move || {
+        run_cli(
+            &[
+                "run",
+                "--workers",
+                "50",
+                "--duration",
+                "1s",
+                "--out",
+                &out_s,
+            ],
+            &[("DATABASE_URL", &url)],
+            T,
+        )
+    })
+    .await
+    .unwrap();
+    assert_one_line_error(&o, 2, "--workers 50 needs 54 connections");
+    c.stop().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_a_clear_error() {
+    let c = cluster(20).await;
+    let db = client(&c).await;
+    db.batch_execute("ALTER USER leasebench PASSWORD 'right-one'")
+        .await
+        .unwrap();
+    let hba = c.dir().unwrap().join("data/pg_hba.conf");
+    std::fs::write(
+        &hba,
+        "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+    )
+    .unwrap();
+    db.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let url = url_with_secret(&c, "wrong-one");
+    let out = tempfile::tempdir().unwrap();
+    let out_s = out.path().to_str().unwrap().to_string();
+    let o = tokio::task::spawn_blocking(move || {
+        run_cli(
+            &["run", "--workers", "1", "--duration", "1s", "--out", &out_s],
+            &[("DATABASE_URL", &url)],
+            T,
+        )
+    })
+    .await
+    .unwrap();
+    assert_one_line_error(&o, 2, "password authentication failed");
+    assert!(!stderr(&o).contains("wrong-one"));
+    drop(db);
+    c.stop().unwrap();
+}
+
+/// Ctrl-C mid-run: workers stop, the partial result is saved, the cluster
+/// is stopped and its dir removed, the exit code is non-zero.
+#[test]
+fn ctrl_c_saves_partial_results_and_leaves_nothing_running() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let out = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .args([
+            "run",
+            "--workers",
+            "2,4",
+            "--duration",
+            "60s",
+            "--no-progress",
+            "--out",
+            out.path().to_str().unwrap(),
+        ])
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    let dirs = announced_cluster_dirs(&first);
+    assert_eq!(dirs.len(), 1, "{first}");
+    assert!(dirs[0].exists());
+    std::thread::sleep(Duration::from_secs(3)); // into the first cell
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    assert_cleaned_up(&dirs[0]);
+    let run = RunResult::load(&out.path().join("latest.json")).unwrap();
+    assert!(run.partial);
+    assert_eq!(run.cells.len(), 1, "only the interrupted first cell");
+    assert!(run.cells[0].partial);
+    assert!(run.cells[0].leased > 0);
+    assert!(run.cells[0].duration_s < 30.0);
+}
