@@ -31,6 +31,31 @@ pub enum Command {
     },
     /// List the lease strategies and index variants.
     Strategies(CatalogueArgs),
+    /// Judge a results file against an SLA (exit 0 pass, 1 fail, 2 bad input).
+    Check {
+        /// A results JSON file (e.g. results/latest.json).
+        result: PathBuf,
+        /// SLA file [default: sla.toml next to the crate, else the seed's targets].
+        #[arg(long, value_name = "FILE")]
+        sla: Option<PathBuf>,
+    },
+    /// Line up matching cells of several results, with ratios and overlay plots.
+    Compare {
+        /// Two or more results JSON files.
+        #[arg(required = true, num_args = 2..)]
+        results: Vec<PathBuf>,
+        /// Where to write the overlay plots [default: next to the first file].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Redraw the plots of a saved result.
+    Plot {
+        /// A results JSON file.
+        result: PathBuf,
+        /// Where to write the plots [default: next to the result].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,6 +256,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Check { result, sla } => crate::check::cli(&result, sla.as_deref()),
+        Command::Compare { results, out } => crate::report::compare::cli(&results, out.as_deref()),
+        Command::Plot { result, out } => crate::report::plot::cli(&result, out.as_deref()),
         Command::Strategies(args) => {
             let cat = crate::strategy::Catalogue::load(&args.strategy_file, &args.index_file)?;
             println!("strategies:");

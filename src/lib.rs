@@ -16,7 +16,8 @@
 //! - [`observe`]: server counters and wait-event samples.
 //! - [`audit`]: exactly-once accounting from what workers saw.
 //! - [`results`]: the results contract (JSON + CSV), load and save.
-//! - [`report`]: the terminal table (reads results only).
+//! - [`report`]: the terminal table, plots and comparisons (read results only).
+//! - [`check`]: SLA rules from TOML, a verdict per cell, an exit code.
 //! - [`run`]: a whole sweep, with cleanup on every path.
 //! - [`error`]: every failure as a value with a one-line message and an exit code.
 //!
@@ -30,6 +31,7 @@
 //! ```
 
 pub mod audit;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -121,6 +121,10 @@ pub fn peak_rss_bytes() -> u64 {
 /// One cell: a Postgres version x strategy x index x worker count.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CellResult {
+    /// Which profile the cell belongs to: `run` (leasebench run), or the
+    /// bench's `saturation` / `seed`.
+    #[serde(default = "default_scenario")]
+    pub scenario: String,
     pub pg_version: String,
     pub strategy: String,
     pub index: String,
@@ -167,6 +171,10 @@ pub struct CellResult {
     pub notes: Vec<String>,
     /// The cell was cut short (Ctrl-C).
     pub partial: bool,
+}
+
+fn default_scenario() -> String {
+    "run".into()
 }
 
 /// One CSV row, in contract order.

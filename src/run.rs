@@ -207,6 +207,7 @@ async fn sweep_server(
                 }
                 k += 1;
                 let spec = CellSpec {
+                    scenario: "run".into(),
                     pg_version: pg_version.clone(),
                     schema: plan.schema.clone(),
                     strategy: strategy.clone(),

@@ -1,4 +1,6 @@
 //! Reports read finished results (never the live workload): the terminal
-//! table, and (with later modules) plots and comparisons.
+//! table, the scaling-curve plots, and comparisons of several runs.
 
+pub mod compare;
+pub mod plot;
 pub mod table;

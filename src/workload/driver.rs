@@ -64,6 +64,8 @@ impl Interrupt {
 /// One cell to run.
 #[derive(Debug, Clone)]
 pub struct CellSpec {
+    /// Profile name recorded with the cell (`run`, `saturation`, `seed`).
+    pub scenario: String,
     pub pg_version: String,
     pub schema: String,
     pub strategy: Strategy,
@@ -336,6 +338,7 @@ pub async fn run_cell(
         .map(|m| (m.name().to_string(), metrics::encode(rec.get(*m))))
         .collect();
     Ok(CellResult {
+        scenario: spec.scenario.clone(),
         pg_version: spec.pg_version.clone(),
         strategy: spec.strategy.name.clone(),
         index: spec.index.name.clone(),
