@@ -14,6 +14,7 @@
 //! - [`workload`]: the worker loop, the producer, and the cell driver.
 //! - [`metrics`]: per-worker HDR histograms, merged once; percentile summaries.
 //! - [`observe`]: server counters and wait-event samples.
+//! - [`plan`]: EXPLAIN (ANALYZE, BUFFERS) of the lease statement, rolled back, summarised.
 //! - [`audit`]: exactly-once accounting from what workers saw.
 //! - [`results`]: the results contract (JSON + CSV), load and save.
 //! - [`report`]: the terminal table, plots and comparisons (read results only).
@@ -38,6 +39,7 @@ pub mod error;
 pub mod metrics;
 pub mod observe;
 pub mod pg;
+pub mod plan;
 pub mod report;
 pub mod results;
 pub mod run;

@@ -165,7 +165,7 @@ pub struct CellResult {
     pub audit: Audit,
     /// Query plans of the lease statement (fresh table, after the run).
     #[serde(default)]
-    pub plans: Vec<serde_json::Value>,
+    pub plans: Vec<crate::plan::PlanCapture>,
     /// Things the reader should know (queue ran dry, errors, timeouts).
     #[serde(default)]
     pub notes: Vec<String>,

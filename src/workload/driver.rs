@@ -17,11 +17,12 @@ use crate::error::{Error, ErrorClass, Result};
 use crate::metrics::{self, Metric, Recorder, Summary};
 use crate::observe;
 use crate::pg::Server;
+use crate::plan::{self, PlanCapture};
 use crate::results::CellResult;
 use crate::schema;
 use crate::strategy::{IndexVariant, Strategy};
 use crate::workload::producer;
-use crate::workload::worker::{self, Shared, Slot, WorkerCtx, WorkerOut};
+use crate::workload::worker::{self, Go, Shared, Slot, WorkerCtx, WorkerOut};
 
 /// A Ctrl-C (or a test) asking the run to stop; cloned freely.
 #[derive(Debug, Clone, Default)]
@@ -89,13 +90,418 @@ impl Progress for () {
     fn tick(&self, _: Duration, _: u64, _: u64) {}
 }
 
-enum Go {
-    Wait,
-    Start(Instant),
-    Abort,
+/// When a batch ends.
+#[derive(Debug, Clone, Copy)]
+pub enum Until {
+    /// After this long.
+    Elapsed(Duration),
+    /// When this many items have been completed, or after `max`.
+    Completed { items: u64, max: Duration },
 }
 
-/// Run one cell. `setup` is the run's schema connection (search_path set).
+/// What one batch measured.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchOut {
+    /// From the start signal until every worker was parked again.
+    pub elapsed: Duration,
+    /// Items completed in the batch.
+    pub completed: u64,
+    pub interrupted: bool,
+    pub timed_out: bool,
+}
+
+/// One cell with its workers connected and parked between batches, so a
+/// caller (the bench's `iter_custom`) can time many batches on the same
+/// connections; `finish` merges everything into one [`CellResult`].
+pub struct CellSession<'a> {
+    server: &'a Server,
+    setup: &'a Client,
+    spec: CellSpec,
+    shared: Arc<Shared>,
+    pool: deadpool_postgres::Pool,
+    go: watch::Sender<Go>,
+    parked: mpsc::UnboundedReceiver<()>,
+    handles: Vec<tokio::task::JoinHandle<WorkerOut>>,
+    pids: Vec<i32>,
+    observers_stop: Arc<AtomicBool>,
+    sampler: tokio::task::JoinHandle<(BTreeMap<String, u64>, u64)>,
+    producer: Option<tokio::task::JoinHandle<producer::ProducerOut>>,
+    seq: u64,
+    before: observe::Counters,
+    seeded: Vec<(i64, i64)>,
+    measured: Duration,
+    interrupted: bool,
+    timed_out: bool,
+    plans: Vec<PlanCapture>,
+}
+
+impl<'a> CellSession<'a> {
+    /// Reset the table, seed `initial` items, capture the lease plan on the
+    /// fresh table, connect and prepare every worker, start the observers
+    /// (and, in duration mode, the producer). Nothing here is measured.
+    pub async fn start(
+        server: &'a Server,
+        setup: &'a Client,
+        spec: &CellSpec,
+        initial: u64,
+    ) -> Result<CellSession<'a>> {
+        let first = schema::reset_cell(setup, &spec.index, initial).await?;
+        let mut plans = Vec::new();
+        if initial > 0 {
+            plans.push(plan::capture(server, spec, "fresh").await?);
+        }
+        let n = spec.workers as usize;
+        let pool = server.pool("leasebench-worker", &spec.schema, n + 2)?;
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            remaining: AtomicI64::new(i64::MAX),
+            slots: (0..n).map(|_| Slot::default()).collect(),
+        });
+        let expected_events = match spec.mode {
+            Mode::Items { items, .. } => (items as usize / n + 16).min(1 << 20),
+            Mode::Duration(d) => ((d.as_secs_f64() * 4000.0) as usize / n + 64).min(1 << 20),
+        };
+        let (ready_tx, mut ready_rx) = mpsc::channel::<std::result::Result<i32, String>>(n);
+        let (go_tx, go_rx) = watch::channel(Go::Wait);
+        let (parked_tx, parked_rx) = mpsc::unbounded_channel();
+        let epoch = Instant::now();
+        let mut handles = Vec::with_capacity(n);
+        for i in 0..n {
+            let ctx = WorkerCtx {
+                index: i,
+                shared: shared.clone(),
+                pool: pool.clone(),
+                strategy: spec.strategy.clone(),
+                lease_ms: spec.lease_ms,
+                batch: spec.batch,
+                work: spec.work,
+                pacing: spec.pacing,
+                expected_events,
+            };
+            let ready = ready_tx.clone();
+            let go = go_rx.clone();
+            let parked = parked_tx.clone();
+            handles.push(tokio::spawn(async move {
+                let (client, prepared, pid) = match worker::setup(&ctx).await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        let _ = ready.send(Err(e)).await;
+                        return WorkerOut::default();
+                    }
+                };
+                let _ = ready.send(Ok(pid)).await;
+                drop(ready);
+                worker::run(ctx, client, prepared, epoch, go, parked).await
+            }));
+        }
+        drop(ready_tx);
+        let mut pids = Vec::with_capacity(n);
+        let mut setup_error = None;
+        while let Some(r) = ready_rx.recv().await {
+            match r {
+                Ok(pid) => pids.push(pid),
+                Err(e) => {
+                    setup_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = setup_error {
+            let _ = go_tx.send(Go::Stop);
+            for h in handles {
+                let _ = h.await;
+            }
+            pool.close();
+            return Err(Error::Cluster(e));
+        }
+        let before = observe::snapshot(setup).await?;
+        let observers_stop = Arc::new(AtomicBool::new(false));
+        let sampler_client = server.connect("leasebench-observer").await?;
+        let sampler = tokio::spawn(observe::sample_waits(
+            sampler_client,
+            pids.clone(),
+            Duration::from_millis(50),
+            observers_stop.clone(),
+        ));
+        let producer = match spec.mode {
+            Mode::Duration(_) => {
+                let c = server
+                    .connect_schema("leasebench-producer", &spec.schema)
+                    .await?;
+                Some(tokio::spawn(producer::run(
+                    c,
+                    shared.clone(),
+                    initial,
+                    spec.queue_depth,
+                    observers_stop.clone(),
+                )))
+            }
+            Mode::Items { .. } => None,
+        };
+        Ok(CellSession {
+            server,
+            setup,
+            spec: spec.clone(),
+            shared,
+            pool,
+            go: go_tx,
+            parked: parked_rx,
+            handles,
+            pids,
+            observers_stop,
+            sampler,
+            producer,
+            seq: 0,
+            before,
+            seeded: if initial > 0 {
+                vec![(first.first, first.last)]
+            } else {
+                Vec::new()
+            },
+            measured: Duration::ZERO,
+            interrupted: false,
+            timed_out: false,
+            plans,
+        })
+    }
+
+    /// Add `n` due items (outside any measured time).
+    pub async fn seed(&mut self, n: u64) -> Result<()> {
+        if n > 0 {
+            let r = schema::insert_items(self.setup, n).await?;
+            self.seeded.push((r.first, r.last));
+        }
+        Ok(())
+    }
+
+    fn counts(&self) -> (u64, u64) {
+        let leased = self
+            .shared
+            .slots
+            .iter()
+            .map(|s| s.leased.load(Ordering::Relaxed))
+            .sum();
+        let completed = self
+            .shared
+            .slots
+            .iter()
+            .map(|s| s.completed.load(Ordering::Relaxed))
+            .sum();
+        (leased, completed)
+    }
+
+    /// Start every worker together and run until `until` (or Ctrl-C); wait
+    /// until all are parked again.
+    pub async fn batch(
+        &mut self,
+        until: Until,
+        interrupt: &Interrupt,
+        progress: &dyn Progress,
+    ) -> Result<BatchOut> {
+        let (_, done_before) = self.counts();
+        self.shared.stop.store(false, Ordering::SeqCst);
+        let (limit, items) = match until {
+            Until::Elapsed(d) => (d, None),
+            Until::Completed { items, max } => (max, Some(items)),
+        };
+        self.shared.remaining.store(
+            items.map(|i| i as i64).unwrap_or(i64::MAX),
+            Ordering::SeqCst,
+        );
+        self.seq += 1;
+        let start = Instant::now();
+        let _ = self.go.send(Go::Batch {
+            seq: self.seq,
+            start,
+        });
+        let mut out = BatchOut {
+            elapsed: Duration::ZERO,
+            completed: 0,
+            interrupted: false,
+            timed_out: false,
+        };
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let n = self.handles.len();
+        let mut parked = 0;
+        loop {
+            tokio::select! {
+                p = self.parked.recv() => {
+                    if p.is_none() {
+                        return Err(Error::Internal("workers ended unexpectedly".into()));
+                    }
+                    parked += 1;
+                    if parked == n {
+                        break;
+                    }
+                }
+                _ = tick.tick() => {
+                    let elapsed = start.elapsed();
+                    let (leased, completed) = self.counts();
+                    progress.tick(elapsed, leased, completed - done_before);
+                    if interrupt.is_set() && !out.interrupted {
+                        out.interrupted = true;
+                        self.shared.stop.store(true, Ordering::SeqCst);
+                    }
+                    if elapsed >= limit && !self.shared.stop.load(Ordering::SeqCst) {
+                        out.timed_out = items.is_some();
+                        self.shared.stop.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+        }
+        out.elapsed = start.elapsed();
+        out.completed = self.counts().1 - done_before;
+        self.measured += out.elapsed;
+        self.interrupted |= out.interrupted;
+        self.timed_out |= out.timed_out;
+        Ok(out)
+    }
+
+    /// Stop the workers, close their connections (flushing their
+    /// statistics), and gather histograms, counters, plans and the audit.
+    pub async fn finish(mut self) -> Result<CellResult> {
+        let _ = self.go.send(Go::Stop);
+        let mut outs: Vec<WorkerOut> = Vec::with_capacity(self.handles.len());
+        for h in self.handles.drain(..) {
+            outs.push(
+                h.await
+                    .map_err(|e| Error::Internal(format!("a worker panicked: {e}")))?,
+            );
+        }
+        self.observers_stop.store(true, Ordering::Relaxed);
+        let prod = match self.producer.take() {
+            Some(p) => p
+                .await
+                .map_err(|e| Error::Internal(format!("producer panicked: {e}")))?,
+            None => producer::ProducerOut::default(),
+        };
+        let (wait_events, wait_samples) = (&mut self.sampler).await.unwrap_or_default();
+        self.pool.close();
+        observe::wait_backends_gone(self.setup, &self.pids, Duration::from_secs(3)).await;
+        let after = observe::snapshot(self.setup).await?;
+        if !self.interrupted {
+            self.plans
+                .push(plan::capture(self.server, &self.spec, "after").await?);
+        }
+        let spec = &self.spec;
+
+        let mut rec = Recorder::default();
+        let mut events: Vec<LeaseEvent> =
+            Vec::with_capacity(outs.iter().map(|o| o.events.len()).sum());
+        let mut errors = [0u64; ErrorClass::ALL.len()];
+        let (mut leased, mut completed, mut empty, mut calls) = (0, 0, 0, 0);
+        let mut last_error = None;
+        for o in &mut outs {
+            rec.merge(&o.rec);
+            events.append(&mut o.events);
+            for (a, b) in errors.iter_mut().zip(o.errors.iter()) {
+                *a += b;
+            }
+            leased += o.leased;
+            completed += o.completed;
+            empty += o.empty_polls;
+            calls += o.lease_calls;
+            if o.last_error.is_some() {
+                last_error = o.last_error.clone();
+            }
+        }
+        drop(outs);
+        let mut seeded = self.seeded.clone();
+        seeded.extend(prod.ranges.iter().map(|r| (r.first, r.last)));
+        let table = final_states(self.setup).await?;
+        let audit = audit::audit(
+            &seeded,
+            &mut events,
+            &table,
+            Rules {
+                lease_us: spec.lease_ms * 1000,
+                consume: spec.strategy.consume,
+            },
+        );
+        let secs = self.measured.as_secs_f64().max(1e-9);
+        let errors_total: u64 = errors.iter().sum();
+        let mut notes = Vec::new();
+        let queue_ran_dry = matches!(spec.mode, Mode::Duration(_)) && empty > 0;
+        if queue_ran_dry {
+            notes.push(format!(
+                "the queue ran dry: {empty} lease calls found nothing (the producer fell behind)"
+            ));
+        }
+        if self.timed_out {
+            notes.push(format!(
+                "stopped after {:.1} s with {completed} of {} items completed",
+                secs, audit.seeded
+            ));
+        }
+        if let Some(e) = &prod.error {
+            notes.push(format!("producer error: {e}"));
+        }
+        if errors_total > 0 {
+            if let Some(e) = last_error {
+                notes.push(format!("{errors_total} errors; last: {e}"));
+            }
+        }
+        if self.interrupted {
+            notes.push("interrupted (Ctrl-C): partial cell".into());
+        }
+        let histograms: BTreeMap<String, String> = Metric::ALL
+            .iter()
+            .map(|m| (m.name().to_string(), metrics::encode(rec.get(*m))))
+            .collect();
+        let server = self.before.delta(&after);
+        Ok(CellResult {
+            scenario: spec.scenario.clone(),
+            pg_version: spec.pg_version.clone(),
+            strategy: spec.strategy.name.clone(),
+            index: spec.index.name.clone(),
+            workers: spec.workers,
+            work_ms: spec.work.as_millis() as u64,
+            lease_ms: spec.lease_ms,
+            batch: if spec.strategy.batch { spec.batch } else { 1 },
+            mode: spec.mode,
+            pacing: spec.pacing,
+            duration_s: secs,
+            leased,
+            completed,
+            lease_calls: calls,
+            throughput_per_s: completed as f64 / secs,
+            commits_per_s: server.commits as f64 / secs,
+            empty_polls: empty,
+            queue_ran_dry,
+            errors: ErrorClass::ALL
+                .iter()
+                .filter(|c| errors[c.index()] > 0)
+                .map(|c| (c.name().to_string(), errors[c.index()]))
+                .collect(),
+            errors_total,
+            lease: Summary::of(rec.get(Metric::Lease)),
+            complete: Summary::of(rec.get(Metric::Complete)),
+            cycle: Summary::of(rec.get(Metric::Cycle)),
+            pickup_lag: Summary::of(rec.get(Metric::PickupLag)),
+            empty_lease: Summary::of(rec.get(Metric::EmptyLease)),
+            histograms,
+            server,
+            wait_events,
+            wait_samples,
+            audit,
+            plans: std::mem::take(&mut self.plans),
+            notes,
+            partial: self.interrupted,
+        })
+    }
+}
+
+impl Drop for CellSession<'_> {
+    fn drop(&mut self) {
+        // On an early return, do not leave workers parked forever.
+        let _ = self.go.send(Go::Stop);
+        self.observers_stop.store(true, Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Run one cell the way `leasebench run` does: one batch, for the
+/// duration or until every item is done.
 pub async fn run_cell(
     server: &Server,
     setup: &Client,
@@ -103,279 +509,13 @@ pub async fn run_cell(
     interrupt: &Interrupt,
     progress: &dyn Progress,
 ) -> Result<CellResult> {
-    let initial = match spec.mode {
-        Mode::Duration(_) => spec.queue_depth,
-        Mode::Items { items, .. } => items,
+    let (initial, until) = match spec.mode {
+        Mode::Duration(d) => (spec.queue_depth, Until::Elapsed(d)),
+        Mode::Items { items, max } => (items, Until::Completed { items, max }),
     };
-    let first = schema::reset_cell(setup, &spec.index, initial).await?;
-    let before = observe::snapshot(setup).await?;
-    let n = spec.workers as usize;
-    let pool = server.pool("leasebench-worker", &spec.schema, n + 2)?;
-    let shared = Arc::new(Shared {
-        stop: AtomicBool::new(false),
-        remaining: match spec.mode {
-            Mode::Items { items, .. } => Some(AtomicI64::new(items as i64)),
-            Mode::Duration(_) => None,
-        },
-        slots: (0..n).map(|_| Slot::default()).collect(),
-    });
-    let expected_events = match spec.mode {
-        Mode::Items { items, .. } => (items as usize / n + 16).min(1 << 20),
-        Mode::Duration(d) => (d.as_secs_f64() * 2000.0) as usize,
-    };
-    let (ready_tx, mut ready_rx) = mpsc::channel::<std::result::Result<i32, String>>(n);
-    let (go_tx, go_rx) = watch::channel(Go::Wait);
-    let mut handles = Vec::with_capacity(n);
-    for i in 0..n {
-        let ctx = WorkerCtx {
-            index: i,
-            shared: shared.clone(),
-            pool: pool.clone(),
-            strategy: spec.strategy.clone(),
-            lease_ms: spec.lease_ms,
-            batch: spec.batch,
-            work: spec.work,
-            pacing: spec.pacing,
-            expected_events,
-        };
-        let ready = ready_tx.clone();
-        let mut go = go_rx.clone();
-        handles.push(tokio::spawn(async move {
-            let (client, prepared, pid) = match worker::setup(&ctx).await {
-                Ok(x) => x,
-                Err(e) => {
-                    let _ = ready.send(Err(e)).await;
-                    return None;
-                }
-            };
-            let _ = ready.send(Ok(pid)).await;
-            drop(ready);
-            let start = loop {
-                match *go.borrow_and_update() {
-                    Go::Start(t) => break Some(t),
-                    Go::Abort => break None,
-                    Go::Wait => {}
-                }
-                if go.changed().await.is_err() {
-                    break None;
-                }
-            }?;
-            Some(worker::run(ctx, client, prepared, start).await)
-        }));
-    }
-    drop(ready_tx);
-    let mut pids = Vec::with_capacity(n);
-    let mut setup_error = None;
-    while let Some(r) = ready_rx.recv().await {
-        match r {
-            Ok(pid) => pids.push(pid),
-            Err(e) => {
-                setup_error.get_or_insert(e);
-            }
-        }
-    }
-    if let Some(e) = setup_error {
-        let _ = go_tx.send(Go::Abort);
-        for h in handles {
-            let _ = h.await;
-        }
-        pool.close();
-        return Err(Error::Cluster(e));
-    }
-
-    let observers_stop = Arc::new(AtomicBool::new(false));
-    let sampler_client = server.connect("leasebench-observer").await?;
-    let sampler = tokio::spawn(observe::sample_waits(
-        sampler_client,
-        pids.clone(),
-        Duration::from_millis(50),
-        observers_stop.clone(),
-    ));
-    let producer = match spec.mode {
-        Mode::Duration(_) => {
-            let c = server
-                .connect_schema("leasebench-producer", &spec.schema)
-                .await?;
-            Some(tokio::spawn(producer::run(
-                c,
-                shared.clone(),
-                initial,
-                spec.queue_depth,
-            )))
-        }
-        Mode::Items { .. } => None,
-    };
-
-    let start = Instant::now();
-    let _ = go_tx.send(Go::Start(start));
-    let mut interrupted = false;
-    let mut timed_out = false;
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tick.tick().await;
-        let elapsed = start.elapsed();
-        let leased: u64 = shared
-            .slots
-            .iter()
-            .map(|s| s.leased.load(Ordering::Relaxed))
-            .sum();
-        let completed: u64 = shared
-            .slots
-            .iter()
-            .map(|s| s.completed.load(Ordering::Relaxed))
-            .sum();
-        progress.tick(elapsed, leased, completed);
-        if shared.stop.load(Ordering::Relaxed) {
-            break;
-        }
-        if interrupt.is_set() {
-            interrupted = true;
-            shared.stop.store(true, Ordering::Relaxed);
-            break;
-        }
-        match spec.mode {
-            Mode::Duration(d) if elapsed >= d => {
-                shared.stop.store(true, Ordering::Relaxed);
-                break;
-            }
-            Mode::Items { max, .. } if elapsed >= max => {
-                timed_out = true;
-                shared.stop.store(true, Ordering::Relaxed);
-                break;
-            }
-            _ => {}
-        }
-    }
-    let mut outs: Vec<WorkerOut> = Vec::with_capacity(n);
-    for h in handles {
-        match h.await {
-            Ok(Some(o)) => outs.push(o),
-            Ok(None) => {}
-            Err(e) => return Err(Error::Internal(format!("a worker panicked: {e}"))),
-        }
-    }
-    let duration = start.elapsed();
-    observers_stop.store(true, Ordering::Relaxed);
-    let prod = match producer {
-        Some(p) => p
-            .await
-            .map_err(|e| Error::Internal(format!("producer panicked: {e}")))?,
-        None => producer::ProducerOut::default(),
-    };
-    let (wait_events, wait_samples) = sampler.await.unwrap_or_default();
-    // Close the workers' connections so their statistics are flushed.
-    pool.close();
-    drop(pool);
-    observe::wait_backends_gone(setup, &pids, Duration::from_secs(3)).await;
-    let after = observe::snapshot(setup).await?;
-
-    let mut rec = Recorder::default();
-    let mut events: Vec<LeaseEvent> = Vec::with_capacity(outs.iter().map(|o| o.events.len()).sum());
-    let mut errors = [0u64; ErrorClass::ALL.len()];
-    let (mut leased, mut completed, mut empty, mut calls) = (0, 0, 0, 0);
-    let mut last_error = None;
-    for o in &mut outs {
-        rec.merge(&o.rec);
-        events.append(&mut o.events);
-        for (a, b) in errors.iter_mut().zip(o.errors.iter()) {
-            *a += b;
-        }
-        leased += o.leased;
-        completed += o.completed;
-        empty += o.empty_polls;
-        calls += o.lease_calls;
-        if o.last_error.is_some() {
-            last_error = o.last_error.clone();
-        }
-    }
-    drop(outs);
-    let mut seeded = vec![(first.first, first.last)];
-    seeded.extend(prod.ranges.iter().map(|r| (r.first, r.last)));
-    let table = final_states(setup).await?;
-    let audit = audit::audit(
-        &seeded,
-        &mut events,
-        &table,
-        Rules {
-            lease_us: spec.lease_ms * 1000,
-            consume: spec.strategy.consume,
-        },
-    );
-    let secs = duration.as_secs_f64().max(1e-9);
-    let errors_total: u64 = errors.iter().sum();
-    let mut notes = Vec::new();
-    let queue_ran_dry = matches!(spec.mode, Mode::Duration(_)) && empty > 0;
-    if queue_ran_dry {
-        notes.push(format!(
-            "the queue ran dry: {empty} lease calls found nothing (the producer fell behind)"
-        ));
-    }
-    if timed_out {
-        notes.push(format!(
-            "stopped after {:?} with {} of {} items completed",
-            duration,
-            completed,
-            match spec.mode {
-                Mode::Items { items, .. } => items,
-                _ => 0,
-            }
-        ));
-    }
-    if let Some(e) = &prod.error {
-        notes.push(format!("producer error: {e}"));
-    }
-    if errors_total > 0 {
-        if let Some(e) = last_error {
-            notes.push(format!("{errors_total} errors; last: {e}"));
-        }
-    }
-    if interrupted {
-        notes.push("interrupted (Ctrl-C): partial cell".into());
-    }
-    let histograms: BTreeMap<String, String> = Metric::ALL
-        .iter()
-        .map(|m| (m.name().to_string(), metrics::encode(rec.get(*m))))
-        .collect();
-    Ok(CellResult {
-        scenario: spec.scenario.clone(),
-        pg_version: spec.pg_version.clone(),
-        strategy: spec.strategy.name.clone(),
-        index: spec.index.name.clone(),
-        workers: spec.workers,
-        work_ms: spec.work.as_millis() as u64,
-        lease_ms: spec.lease_ms,
-        batch: if spec.strategy.batch { spec.batch } else { 1 },
-        mode: spec.mode,
-        pacing: spec.pacing,
-        duration_s: secs,
-        leased,
-        completed,
-        lease_calls: calls,
-        throughput_per_s: completed as f64 / secs,
-        commits_per_s: before.delta(&after).commits as f64 / secs,
-        empty_polls: empty,
-        queue_ran_dry,
-        errors: ErrorClass::ALL
-            .iter()
-            .filter(|c| errors[c.index()] > 0)
-            .map(|c| (c.name().to_string(), errors[c.index()]))
-            .collect(),
-        errors_total,
-        lease: Summary::of(rec.get(Metric::Lease)),
-        complete: Summary::of(rec.get(Metric::Complete)),
-        cycle: Summary::of(rec.get(Metric::Cycle)),
-        pickup_lag: Summary::of(rec.get(Metric::PickupLag)),
-        empty_lease: Summary::of(rec.get(Metric::EmptyLease)),
-        histograms,
-        server: before.delta(&after),
-        wait_events,
-        wait_samples,
-        audit,
-        plans: Vec::new(),
-        notes,
-        partial: interrupted,
-    })
+    let mut session = CellSession::start(server, setup, spec, initial).await?;
+    session.batch(until, interrupt, progress).await?;
+    session.finish().await
 }
 
 /// Every row's state at the end of the cell.

@@ -6,4 +6,4 @@ pub mod driver;
 pub mod producer;
 pub mod worker;
 
-pub use driver::{run_cell, CellSpec, Interrupt};
+pub use driver::{run_cell, BatchOut, CellSession, CellSpec, Interrupt, Progress, Until};

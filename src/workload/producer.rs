@@ -1,7 +1,7 @@
 //! The producer: in duration mode it keeps the queue between half and all
 //! of `queue_depth` deep, so workers measure leasing, not an empty table.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,12 +18,19 @@ pub struct ProducerOut {
     pub error: Option<String>,
 }
 
-/// Refill until the cell stops. `seeded` is what the cell started with.
-pub async fn run(client: Client, shared: Arc<Shared>, seeded: u64, depth: u64) -> ProducerOut {
+/// `seeded` is what the cell started with.
+/// Refill until `stop` (the cell's end, not a batch's).
+pub async fn run(
+    client: Client,
+    shared: Arc<Shared>,
+    seeded: u64,
+    depth: u64,
+    stop: Arc<AtomicBool>,
+) -> ProducerOut {
     let mut out = ProducerOut::default();
     let mut produced = seeded;
     let low = depth / 2;
-    while !shared.stop.load(Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) {
         let leased: u64 = shared
             .slots
             .iter()

@@ -33,9 +33,9 @@ pub struct Slot {
 pub struct Shared {
     /// Set to end the cell; workers finish the cycle they are in.
     pub stop: AtomicBool,
-    /// Items mode: items not yet completed; the worker that takes it to
-    /// zero stops the cell.
-    pub remaining: Option<AtomicI64>,
+    /// Items to complete in this batch (`i64::MAX` when the batch ends on
+    /// time instead); the worker that takes it to zero stops the batch.
+    pub remaining: AtomicI64,
     pub slots: Vec<Slot>,
 }
 
@@ -217,12 +217,27 @@ pub async fn setup(ctx: &WorkerCtx) -> Result<(deadpool_postgres::Object, Prepar
     Ok((client, prepared, pid))
 }
 
-/// The worker loop, from `start` until the stop flag.
+/// What the driver tells parked workers.
+#[derive(Debug, Clone, Copy)]
+pub enum Go {
+    /// Stay parked.
+    Wait,
+    /// Run batch `seq`, paced from `start`, until the stop flag.
+    Batch { seq: u64, start: Instant },
+    /// Leave: the cell is over.
+    Stop,
+}
+
+/// A worker for the whole cell: parked until the driver starts a batch,
+/// runs it until the stop flag, reports `parked`, and waits for the next.
+/// Event times are relative to `epoch`, the cell's first start.
 pub async fn run(
     ctx: WorkerCtx,
     mut client: deadpool_postgres::Object,
     mut prepared: Prepared,
-    start: Instant,
+    epoch: Instant,
+    mut go: tokio::sync::watch::Receiver<Go>,
+    parked: tokio::sync::mpsc::UnboundedSender<()>,
 ) -> WorkerOut {
     let mut out = WorkerOut {
         events: Vec::with_capacity(ctx.expected_events),
@@ -233,8 +248,50 @@ pub async fn run(
     } else {
         1
     };
-    let mut ids: Vec<i64> = Vec::with_capacity(cap);
-    let mut run_ats: Vec<Option<SystemTime>> = Vec::with_capacity(cap);
+    let mut bufs = (Vec::with_capacity(cap), Vec::with_capacity(cap));
+    let mut seen = 0u64;
+    loop {
+        let start = loop {
+            match *go.borrow_and_update() {
+                Go::Batch { seq, start } if seq > seen => {
+                    seen = seq;
+                    break Some(start);
+                }
+                Go::Stop => break None,
+                _ => {}
+            }
+            if go.changed().await.is_err() {
+                break None;
+            }
+        };
+        let Some(start) = start else { break };
+        run_batch(
+            &ctx,
+            &mut client,
+            &mut prepared,
+            &mut out,
+            &mut bufs,
+            epoch,
+            start,
+        )
+        .await;
+        let _ = parked.send(());
+    }
+    out
+}
+
+type Bufs = (Vec<i64>, Vec<Option<SystemTime>>);
+
+/// Lease -> work -> complete until the stop flag.
+async fn run_batch(
+    ctx: &WorkerCtx,
+    client: &mut deadpool_postgres::Object,
+    prepared: &mut Prepared,
+    out: &mut WorkerOut,
+    (ids, run_ats): &mut Bufs,
+    epoch: Instant,
+    start: Instant,
+) {
     let slot = &ctx.shared.slots[ctx.index];
     let mut backoff = Duration::ZERO;
     // Open-loop schedule: this worker's k-th lease is due at
@@ -259,7 +316,7 @@ pub async fn run(
             intended
         };
         let sent = Instant::now();
-        match prepared.lease(&client, &mut ids, &mut run_ats).await {
+        match prepared.lease(client, ids, run_ats).await {
             Ok(()) if ids.is_empty() => {
                 out.empty_polls += 1;
                 out.rec.record(Metric::EmptyLease, us(sent.elapsed()));
@@ -277,7 +334,7 @@ pub async fn run(
                 out.leased += ids.len() as u64;
                 slot.leased.fetch_add(ids.len() as u64, Ordering::Relaxed);
                 let wall = SystemTime::now();
-                let (sent_us, got_us) = (us(sent - start), us(got - start));
+                let (sent_us, got_us) = (us(sent - epoch), us(got - epoch));
                 for (id, run_at) in ids.iter().zip(run_ats.iter()) {
                     if let Some(lag) = run_at.and_then(|r| wall.duration_since(r).ok()) {
                         out.rec.record(Metric::PickupLag, us(lag));
@@ -295,20 +352,20 @@ pub async fn run(
                 }
                 if !prepared.consume {
                     let c0 = Instant::now();
-                    match prepared.complete(&client, &ids).await {
+                    match prepared.complete(client, ids).await {
                         Ok(()) => {
                             let done = Instant::now();
                             out.rec.record(Metric::Complete, us(done - c0));
-                            let done_us = us(done - start);
+                            let done_us = us(done - epoch);
                             let n = out.events.len();
                             for e in &mut out.events[n - ids.len()..] {
                                 e.done_us = done_us;
                             }
                         }
                         Err(e) => {
-                            note_error(&mut out, &e);
+                            note_error(out, &e);
                             if client.is_closed() {
-                                reconnect(&ctx, &mut client, &mut prepared, &mut out).await;
+                                reconnect(ctx, client, prepared, out).await;
                             }
                             continue;
                         }
@@ -318,23 +375,20 @@ pub async fn run(
                 out.completed += n;
                 slot.completed.fetch_add(n, Ordering::Relaxed);
                 out.rec.record(Metric::Cycle, us(t0.elapsed()));
-                if let Some(rem) = &ctx.shared.remaining {
-                    if rem.fetch_sub(n as i64, Ordering::Relaxed) <= n as i64 {
-                        ctx.shared.stop.store(true, Ordering::Relaxed);
-                    }
+                if ctx.shared.remaining.fetch_sub(n as i64, Ordering::Relaxed) <= n as i64 {
+                    ctx.shared.stop.store(true, Ordering::Relaxed);
                 }
             }
             Err(e) => {
-                note_error(&mut out, &e);
+                note_error(out, &e);
                 if client.is_closed() {
-                    reconnect(&ctx, &mut client, &mut prepared, &mut out).await;
+                    reconnect(ctx, client, prepared, out).await;
                 } else {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }
         }
     }
-    out
 }
 
 fn note_error(out: &mut WorkerOut, e: &tokio_postgres::Error) {
