@@ -171,13 +171,15 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
-async fn sweep_server(
+/// Connect to a reached server for a sweep: check it has room for the
+/// workers, claim leasebench's schema (creating and marking it, or refusing
+/// one it did not create), migrate it, and try every index variant. The
+/// returned connection holds the schema's advisory lock: keep it open for
+/// the whole sweep.
+pub async fn prepare_server(
     server: &Server,
     plan: &Plan,
-    interrupt: &Interrupt,
-    ui: Ui,
-    result: &mut RunResult,
-) -> Result<()> {
+) -> Result<(tokio_postgres::Client, ServerInfo)> {
     let mut setup = server
         .connect_schema("leasebench-setup", &plan.schema)
         .await?;
@@ -194,6 +196,17 @@ async fn sweep_server(
     schema::claim(&setup, &plan.schema).await?;
     schema::migrate(&mut setup).await?;
     schema::check_indexes(&mut setup, &plan.indexes).await?;
+    Ok((setup, info))
+}
+
+async fn sweep_server(
+    server: &Server,
+    plan: &Plan,
+    interrupt: &Interrupt,
+    ui: Ui,
+    result: &mut RunResult,
+) -> Result<()> {
+    let (setup, info) = prepare_server(server, plan).await?;
     let pg_version = info.pg_version.clone();
     result.servers.push(info);
     ui.say(format!("leasebench: using {}", server.label));
