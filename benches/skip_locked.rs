@@ -61,9 +61,11 @@ fn fail(msg: impl std::fmt::Display) -> ! {
 }
 
 fn config_from_env(quick: bool) -> Config {
-    let mut c = Config::default();
-    c.database_url = std::env::var("DATABASE_URL").ok().filter(|s| !s.is_empty());
-    c.pg = env_list("LEASEBENCH_PG");
+    let mut c = Config {
+        database_url: std::env::var("DATABASE_URL").ok().filter(|s| !s.is_empty()),
+        pg: env_list("LEASEBENCH_PG"),
+        ..Config::default()
+    };
     let workers = env_list("LEASEBENCH_WORKERS");
     c.workers = if !workers.is_empty() {
         workers
