@@ -41,13 +41,15 @@ pub enum Command {
     },
     /// Line up matching cells of several results, with ratios and overlay plots.
     Compare {
-        /// Two or more results JSON files.
-        #[arg(required = true, num_args = 2..)]
+        /// Results JSON files; the first is the baseline (one file: its versions against each other).
+        #[arg(required = true, num_args = 1..)]
         results: Vec<PathBuf>,
         /// Where to write the overlay plots [default: next to the first file].
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Show the lease statement's plan (EXPLAIN ANALYZE, BUFFERS; rolled back) per strategy and index.
+    Explain(Box<ExplainArgs>),
     /// Redraw the plots of a saved result.
     Plot {
         /// A results JSON file.
@@ -76,6 +78,65 @@ pub struct CatalogueArgs {
     /// Also load this index file (repeatable).
     #[arg(long = "index-file", value_name = "FILE")]
     pub index_file: Vec<PathBuf>,
+}
+
+/// Flags of `leasebench explain`.
+#[derive(Debug, Args, Default)]
+pub struct ExplainArgs {
+    /// Strategies, comma-separated [default: update_returning].
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub strategy: Vec<String>,
+    /// Index variants, comma-separated [default: pending_partial].
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub index: Vec<String>,
+    /// Postgres versions, e.g. 15,17 [default: the newest found].
+    #[arg(long, value_delimiter = ',', value_name = "VERSIONS")]
+    pub pg: Vec<String>,
+    /// Directory with Postgres server binaries (repeatable).
+    #[arg(long = "pg-bin", value_name = "DIR")]
+    pub pg_bin: Vec<PathBuf>,
+    /// Use this server instead of a throwaway cluster.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Schema leasebench creates and works in [default: leasebench].
+    #[arg(long, value_name = "NAME")]
+    pub schema: Option<String>,
+    /// Pending rows in the table when the plan is taken [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub queue_depth: Option<u64>,
+    /// Add a strategy from an SQL file (repeatable).
+    #[arg(long = "strategy-file", value_name = "FILE")]
+    pub strategy_file: Vec<PathBuf>,
+    /// Add an index variant from an SQL file (repeatable).
+    #[arg(long = "index-file", value_name = "FILE")]
+    pub index_file: Vec<PathBuf>,
+}
+
+impl ExplainArgs {
+    fn to_config(&self) -> Config {
+        let mut c = Config {
+            database_url: self.database_url.clone().filter(|u| !u.is_empty()),
+            pg_bin: self.pg_bin.clone(),
+            pg: self.pg.clone(),
+            strategy_files: self.strategy_file.clone(),
+            index_files: self.index_file.clone(),
+            workers: vec![1],
+            ..Config::default()
+        };
+        if !self.strategy.is_empty() {
+            c.strategies = self.strategy.clone();
+        }
+        if !self.index.is_empty() {
+            c.indexes = self.index.clone();
+        }
+        if let Some(s) = &self.schema {
+            c.schema = s.clone();
+        }
+        if let Some(q) = self.queue_depth {
+            c.queue_depth = q;
+        }
+        c
+    }
 }
 
 /// Flags of `leasebench run`. Each overrides the same key of `--config`.
@@ -258,6 +319,10 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Check { result, sla } => crate::check::cli(&result, sla.as_deref()),
         Command::Compare { results, out } => crate::report::compare::cli(&results, out.as_deref()),
+        Command::Explain(args) => {
+            print!("{}", crate::run::explain(&args.to_config()).await?);
+            Ok(0)
+        }
         Command::Plot { result, out } => crate::report::plot::cli(&result, out.as_deref()),
         Command::Strategies(args) => {
             let cat = crate::strategy::Catalogue::load(&args.strategy_file, &args.index_file)?;

@@ -261,3 +261,68 @@ async fn sweep_server(
     }
     Ok(())
 }
+
+/// `leasebench explain`: for each Postgres x strategy x index, seed a fresh
+/// table and show the lease statement's plan: the summary, then the plan
+/// as Postgres prints it. Returns the text to print.
+pub async fn explain(config: &Config) -> Result<String> {
+    use std::fmt::Write as _;
+    let plan = config.validate()?;
+    let targets = pg::targets(config.database_url.as_deref(), &config.pg_bin, &config.pg)?;
+    let mut out = String::new();
+    for target in &targets {
+        let server = Server::open(target, plan.max_workers(), &plan.pg_settings).await?;
+        let r = async {
+            let (setup, info) = prepare_server(&server, &plan).await?;
+            let mut text = String::new();
+            for strategy in &plan.strategies {
+                for index in &plan.indexes {
+                    schema::reset_cell(&setup, index, plan.queue_depth).await?;
+                    let spec = CellSpec {
+                        scenario: "explain".into(),
+                        pg_version: info.pg_version.clone(),
+                        schema: plan.schema.clone(),
+                        strategy: strategy.clone(),
+                        index: index.clone(),
+                        workers: 1,
+                        mode: plan.mode,
+                        work: plan.work,
+                        lease_ms: plan.lease_ms,
+                        batch: plan.batch,
+                        queue_depth: plan.queue_depth,
+                        pacing: plan.pacing(1),
+                    };
+                    let s = crate::plan::capture(&server, &spec, "fresh").await?.summary;
+                    let lines = crate::plan::explain(&server, &spec, "TEXT").await?;
+                    let _ = writeln!(
+                        text,
+                        "== Postgres {} | strategy {} | index {} | {} pending rows, freshly vacuumed ==",
+                        info.pg_version, strategy.name, index.name, plan.queue_depth
+                    );
+                    let _ = writeln!(
+                        text,
+                        "top node: {}\naccess: {}\nrows removed by filter: {:.0}\nshared buffers hit/read: {}/{}\nexecution: {:.3} ms\n",
+                        s.top_node,
+                        s.access(),
+                        s.rows_removed_by_filter,
+                        s.shared_hit_blocks,
+                        s.shared_read_blocks,
+                        s.execution_ms
+                    );
+                    for l in lines {
+                        let _ = writeln!(text, "{l}");
+                    }
+                    text.push('\n');
+                }
+            }
+            if !server.is_throwaway() {
+                schema::clear(&setup).await?;
+            }
+            Ok::<_, Error>(text)
+        }
+        .await;
+        server.shutdown().await?;
+        out.push_str(&r?);
+    }
+    Ok(out)
+}

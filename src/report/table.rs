@@ -1,4 +1,5 @@
-//! The terminal table: one row per cell, from finished results only.
+//! The terminal tables: one row per cell, then the lease plans; from
+//! finished results only.
 
 use std::fmt::Write as _;
 
@@ -6,6 +7,35 @@ use crate::results::RunResult;
 
 fn short_version(v: &str) -> &str {
     v.split_whitespace().next().unwrap_or(v)
+}
+
+/// Columns padded to their widest cell; `right[i]` right-aligns column i.
+pub fn grid(headers: &[&str], rows: &[Vec<String>], right: &[bool]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let parts: Vec<String> = cells
+            .enumerate()
+            .map(|(i, c)| {
+                if right.get(i).copied().unwrap_or(false) {
+                    format!("{:>w$}", c, w = widths[i])
+                } else {
+                    format!("{:<w$}", c, w = widths[i])
+                }
+            })
+            .collect();
+        parts.join("  ").trim_end().to_string()
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", line(&mut headers.iter().copied()));
+    for r in rows {
+        let _ = writeln!(out, "{}", line(&mut r.iter().map(|s| s.as_str())));
+    }
+    out
 }
 
 /// The results table as text (ends with a newline).
@@ -26,13 +56,22 @@ pub fn render(run: &RunResult) -> String {
         "lost",
         "double",
     ];
-    let rows: Vec<[String; 14]> = run
+    let several_scenarios = run
+        .cells
+        .iter()
+        .any(|c| c.scenario != run.cells[0].scenario);
+    let rows: Vec<Vec<String>> = run
         .cells
         .iter()
         .map(|c| {
-            [
+            let strategy = if several_scenarios {
+                format!("{} ({})", c.strategy, c.scenario)
+            } else {
+                c.strategy.clone()
+            };
+            vec![
                 short_version(&c.pg_version).to_string(),
-                c.strategy.clone(),
+                strategy,
                 c.index.clone(),
                 c.workers.to_string(),
                 format!("{:.1}", c.throughput_per_s),
@@ -48,55 +87,60 @@ pub fn render(run: &RunResult) -> String {
             ]
         })
         .collect();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r.iter()) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let text_cols = 3; // pg, strategy, index are left-aligned
-    let mut out = String::new();
-    let line = |out: &mut String, cells: &[&str]| {
-        let parts: Vec<String> = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                if i < text_cols {
-                    format!("{:<w$}", c, w = widths[i])
-                } else {
-                    format!("{:>w$}", c, w = widths[i])
-                }
-            })
-            .collect();
-        let _ = writeln!(out, "{}", parts.join("  ").trim_end());
-    };
-    line(&mut out, &headers);
-    for r in &rows {
-        let cells: Vec<&str> = r.iter().map(|s| s.as_str()).collect();
-        line(&mut out, &cells);
-    }
+    let right: Vec<bool> = (0..headers.len()).map(|i| i >= 3).collect();
+    let mut out = grid(&headers, &rows, &right);
     for c in &run.cells {
+        let who = format!(
+            "{} {} {} workers={}",
+            short_version(&c.pg_version),
+            c.strategy,
+            c.index,
+            c.workers
+        );
         for n in &c.notes {
-            let _ = writeln!(
-                out,
-                "note: {} {} {} workers={}: {n}",
-                short_version(&c.pg_version),
-                c.strategy,
-                c.index,
-                c.workers
-            );
+            let _ = writeln!(out, "note: {who}: {n}");
         }
         if !c.audit.states_add_up() {
             let _ = writeln!(
                 out,
-                "note: {} {} {} workers={}: audit states do not add up to the {} items seeded",
-                short_version(&c.pg_version),
-                c.strategy,
-                c.index,
-                c.workers,
+                "note: {who}: audit states do not add up to the {} items seeded",
                 c.audit.seeded
             );
         }
+    }
+    let plan_rows: Vec<Vec<String>> = run
+        .cells
+        .iter()
+        .flat_map(|c| {
+            c.plans.iter().map(move |p| {
+                vec![
+                    short_version(&c.pg_version).to_string(),
+                    c.strategy.clone(),
+                    c.index.clone(),
+                    c.workers.to_string(),
+                    p.when.clone(),
+                    p.summary.access(),
+                    format!("{:.0}", p.summary.rows_removed_by_filter),
+                    format!(
+                        "{}/{}",
+                        p.summary.shared_hit_blocks, p.summary.shared_read_blocks
+                    ),
+                    format!("{:.3}", p.summary.execution_ms),
+                ]
+            })
+        })
+        .collect();
+    if !plan_rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nlease plans (EXPLAIN ANALYZE, BUFFERS of the lease statement, rolled back):"
+        );
+        let head = [
+            "pg", "strategy", "index", "workers", "when", "access", "removed", "hit/read",
+            "exec ms",
+        ];
+        let right = [false, false, false, true, false, false, true, true, true];
+        out.push_str(&grid(&head, &plan_rows, &right));
     }
     if run.partial {
         let _ = writeln!(
@@ -108,4 +152,22 @@ pub fn render(run: &RunResult) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_pads_and_aligns() {
+        let g = grid(
+            &["name", "n"],
+            &[
+                vec!["a".into(), "10".into()],
+                vec!["long".into(), "7".into()],
+            ],
+            &[false, true],
+        );
+        assert_eq!(g, "name   n\na     10\nlong   7\n");
+    }
 }
