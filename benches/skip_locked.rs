@@ -274,12 +274,6 @@ fn spec_for(
     workers: u32,
 ) -> CellSpec {
     CellSpec {
-        scenario: sc.name.to_string(),
-        pg_version: pg_version.to_string(),
-        schema: plan.schema.clone(),
-        strategy: strategy.clone(),
-        index: index.clone(),
-        workers,
         // saturation keeps the queue fed like a duration run; seed leases
         // exactly the items each sample seeds, as the seed's test does.
         mode: if sc.work.is_zero() {
@@ -291,10 +285,9 @@ fn spec_for(
             }
         },
         work: sc.work,
-        lease_ms: plan.lease_ms,
-        batch: plan.batch,
-        queue_depth: plan.queue_depth,
         pacing: Pacing::Closed,
+        chaos: Default::default(),
+        ..CellSpec::from_plan(plan, sc.name, pg_version, strategy, index, workers)
     }
 }
 

@@ -20,6 +20,9 @@ pub struct LeaseEvent {
     pub got_us: u64,
     /// The complete statement's answer came back; `NOT_DONE` if never.
     pub done_us: u64,
+    /// The lease ended without completion (released, or a session lock
+    /// lost with its connection); `NOT_DONE` if it did not.
+    pub ended_us: u64,
 }
 
 pub const NOT_DONE: u64 = u64::MAX;
@@ -93,6 +96,8 @@ pub struct Rules {
     pub lease_us: u64,
     /// The lease consumes the row (delete-returning): leased = done.
     pub consume: bool,
+    /// Completion deletes the row: a completed item is gone from the table.
+    pub completes_by_delete: bool,
 }
 
 /// Audit one cell. `seeded` are inclusive id ranges; `table` maps every id
@@ -129,7 +134,9 @@ pub fn audit(
             let end = if rules.consume {
                 e.got_us
             } else {
-                e.done_us.min(e.sent_us.saturating_add(rules.lease_us))
+                e.done_us
+                    .min(e.ended_us)
+                    .min(e.sent_us.saturating_add(rules.lease_us))
             };
             if end >= live_until {
                 live_until = end;
@@ -175,13 +182,17 @@ pub fn audit(
                 state,
                 FinalState::Pending | FinalState::Leased | FinalState::Expired
             );
-            let lost = if rules.consume {
-                // Consumed rows leave the table: lost only if gone unseen.
-                state == FinalState::Missing && !by_worker
+            // Where completion (or the lease) removes the row, "gone" is
+            // what completed looks like in the table.
+            let gone_means_done = rules.consume || rules.completes_by_delete;
+            let done_in_table = if gone_means_done {
+                state == FinalState::Missing || state == FinalState::Completed
             } else {
-                state != FinalState::Completed && (by_worker || !recoverable)
+                state == FinalState::Completed
             };
-            if !rules.consume && state == FinalState::Completed && !by_worker {
+            let lost = !done_in_table && (by_worker || !recoverable);
+            let lost = lost || (gone_means_done && state == FinalState::Missing && !by_worker);
+            if done_in_table && !by_worker && !(gone_means_done && state == FinalState::Missing) {
                 a.completed_unseen += 1;
             }
             if lost {
@@ -202,6 +213,7 @@ mod tests {
     const RULES: Rules = Rules {
         lease_us: 1_000_000,
         consume: false,
+        completes_by_delete: false,
     };
 
     fn ev(id: i64, worker: u32, sent: u64, got: u64, done: u64) -> LeaseEvent {
@@ -211,6 +223,7 @@ mod tests {
             sent_us: sent,
             got_us: got,
             done_us: done,
+            ended_us: NOT_DONE,
         }
     }
 
@@ -254,6 +267,31 @@ mod tests {
     }
 
     #[test]
+    fn released_or_dropped_session_lease_then_re_lease_is_not_double() {
+        // Worker 0's session lock died with its connection at t=100.
+        let mut first = ev(1, 0, 0, 10, NOT_DONE);
+        first.ended_us = 100;
+        let mut events = vec![first, ev(1, 1, 150, 160, 300)];
+        let table = HashMap::from([(1, FinalState::Completed)]);
+        let a = audit(&[(1, 1)], &mut events, &table, RULES);
+        assert_eq!((a.double_leased, a.re_leased, a.lost), (0, 1, 0));
+    }
+
+    #[test]
+    fn deleted_on_completion_is_not_lost() {
+        let rules = Rules {
+            completes_by_delete: true,
+            ..RULES
+        };
+        // 1 completed and deleted; 2 deleted by nobody; 3 pending.
+        let mut events = vec![ev(1, 0, 0, 10, 20)];
+        let table = HashMap::from([(3, FinalState::Pending)]);
+        let a = audit(&[(1, 3)], &mut events, &table, rules);
+        assert_eq!(a.lost, 1);
+        assert_eq!(a.examples_lost, vec![2]);
+    }
+
+    #[test]
     fn lost_items_are_found() {
         // 1: completed by a worker but pending in the table; 2: vanished;
         // 3: failed; 4: abandoned under a live lease (in flight, not lost).
@@ -273,8 +311,8 @@ mod tests {
     #[test]
     fn consumed_rows_are_not_lost() {
         let rules = Rules {
-            lease_us: 1_000_000,
             consume: true,
+            ..RULES
         };
         let mut events = vec![ev(1, 0, 0, 10, NOT_DONE)];
         let table = HashMap::from([(3, FinalState::Pending)]);

@@ -202,6 +202,11 @@ pub struct RunArgs {
     /// Directory for results [default: results].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Inject a fault in every cell: kill=N (terminate N worker backends),
+    /// abandon=P (drop P% of leases uncompleted), restart (restart the
+    /// throwaway server once). Repeatable.
+    #[arg(long, value_name = "FAULT")]
+    pub chaos: Vec<String>,
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -269,6 +274,7 @@ impl RunArgs {
         if self.no_progress {
             c.progress = Some(false);
         }
+        c.chaos.extend(self.chaos.iter().cloned());
         Ok(c)
     }
 }
@@ -288,6 +294,26 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             };
             let outcome = run(&config, &interrupt, ui).await?;
             print!("{}", crate::report::table::render(&outcome.result));
+            let out_dir = outcome
+                .saved
+                .json
+                .parent()
+                .unwrap_or(std::path::Path::new("."));
+            match crate::report::plot::draw_all(&outcome.result, out_dir) {
+                Ok(files) if !args.quiet => {
+                    for f in files
+                        .iter()
+                        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+                    {
+                        eprintln!("leasebench: plot {}", f.display());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!(
+                    "leasebench: plots not drawn: {}",
+                    crate::run::error_chain(&e)
+                ),
+            }
             if !args.quiet {
                 eprintln!(
                     "leasebench: wrote {} and {} (wall time {:.1} s)",
@@ -328,12 +354,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             let cat = crate::strategy::Catalogue::load(&args.strategy_file, &args.index_file)?;
             println!("strategies:");
             for s in cat.strategies.values() {
-                println!(
-                    "  {:<26} {:<6} {}",
-                    s.name,
-                    if s.safe { "safe" } else { "UNSAFE" },
-                    s.summary
-                );
+                println!("  {:<26} {:<22} {}", s.name, s.traits(), s.summary);
             }
             println!("index variants:");
             for i in cat.indexes.values() {

@@ -68,6 +68,8 @@ pub struct Config {
     pub out: PathBuf,
     /// Show a progress bar. Default: when stderr is a terminal.
     pub progress: Option<bool>,
+    /// Fault injection: `kill=N`, `abandon=P`, `restart`. Default: none.
+    pub chaos: Vec<String>,
 }
 
 impl Default for Config {
@@ -93,6 +95,7 @@ impl Default for Config {
             index_files: Vec::new(),
             out: PathBuf::from("results"),
             progress: None,
+            chaos: Vec::new(),
         }
     }
 }
@@ -126,6 +129,61 @@ pub enum Pacing {
     },
 }
 
+/// Faults injected into every cell (`--chaos`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Chaos {
+    /// Worker backends to terminate (`pg_terminate_backend`) in each cell.
+    pub kill: u32,
+    /// Percent of leases dropped without completing, as if the worker crashed.
+    pub abandon_pct: f64,
+    /// Restart the server once mid-cell (throwaway cluster only).
+    pub restart: bool,
+}
+
+impl Chaos {
+    pub fn any(&self) -> bool {
+        self.kill > 0 || self.abandon_pct > 0.0 || self.restart
+    }
+
+    /// Parse `--chaos` values: `kill=N`, `abandon=P` (percent), `restart`.
+    pub fn parse(items: &[String]) -> Result<Chaos> {
+        let mut c = Chaos::default();
+        for item in items {
+            let item = item.trim();
+            let bad = |why: &str| {
+                Error::usage(format!(
+                    "--chaos {item:?}: {why}; use kill=N, abandon=P or restart"
+                ))
+            };
+            match item.split_once('=') {
+                None if item == "restart" => c.restart = true,
+                Some(("kill", n)) => {
+                    c.kill = n
+                        .trim()
+                        .parse()
+                        .map_err(|_| bad("N must be a whole number"))?;
+                    if c.kill == 0 {
+                        return Err(bad("N must be at least 1"));
+                    }
+                }
+                Some(("abandon", p)) => {
+                    let p: f64 = p
+                        .trim()
+                        .trim_end_matches('%')
+                        .parse()
+                        .map_err(|_| bad("P must be a percentage"))?;
+                    if !(p > 0.0 && p <= 100.0) {
+                        return Err(bad("P must be more than 0 and at most 100"));
+                    }
+                    c.abandon_pct = p;
+                }
+                _ => return Err(bad("unknown fault")),
+            }
+        }
+        Ok(c)
+    }
+}
+
 /// A validated run: what will be swept, with every value checked.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -141,6 +199,7 @@ pub struct Plan {
     pub indexes: Vec<IndexVariant>,
     pub pg_settings: Vec<(String, String)>,
     pub out: PathBuf,
+    pub chaos: Chaos,
 }
 
 impl Plan {
@@ -257,6 +316,7 @@ impl Config {
             indexes,
             pg_settings,
             out: self.out.clone(),
+            chaos: Chaos::parse(&self.chaos)?,
         })
     }
 
@@ -412,6 +472,20 @@ mod tests {
                 "{err} should mention {want}"
             );
         }
+    }
+
+    #[test]
+    fn parses_chaos() {
+        let c = Chaos::parse(&["kill=3".into(), "abandon=12.5".into(), "restart".into()]).unwrap();
+        assert_eq!(
+            c,
+            Chaos {
+                kill: 3,
+                abandon_pct: 12.5,
+                restart: true
+            }
+        );
+        assert!(!Chaos::parse(&[]).unwrap().any());
     }
 
     #[test]

@@ -95,7 +95,7 @@ pub async fn explain(server: &Server, spec: &CellSpec, format: &str) -> Result<V
     let client = server
         .connect_schema("leasebench-explain", &spec.schema)
         .await?;
-    let (lease, _) = spec.strategy.render(spec.lease_ms, spec.batch);
+    let lease = spec.strategy.render(spec.lease_ms, spec.batch).lease;
     client
         .batch_execute("BEGIN")
         .await

@@ -219,20 +219,7 @@ async fn sweep_server(
                     return Ok(());
                 }
                 k += 1;
-                let spec = CellSpec {
-                    scenario: "run".into(),
-                    pg_version: pg_version.clone(),
-                    schema: plan.schema.clone(),
-                    strategy: strategy.clone(),
-                    index: index.clone(),
-                    workers,
-                    mode: plan.mode,
-                    work: plan.work,
-                    lease_ms: plan.lease_ms,
-                    batch: plan.batch,
-                    queue_depth: plan.queue_depth,
-                    pacing: plan.pacing(workers),
-                };
+                let spec = CellSpec::from_plan(plan, "run", &pg_version, strategy, index, workers);
                 let label = format!(
                     "[{k}/{cells}] {} {} {} w={workers}",
                     pg_version.split_whitespace().next().unwrap_or(""),
@@ -278,20 +265,8 @@ pub async fn explain(config: &Config) -> Result<String> {
             for strategy in &plan.strategies {
                 for index in &plan.indexes {
                     schema::reset_cell(&setup, index, plan.queue_depth).await?;
-                    let spec = CellSpec {
-                        scenario: "explain".into(),
-                        pg_version: info.pg_version.clone(),
-                        schema: plan.schema.clone(),
-                        strategy: strategy.clone(),
-                        index: index.clone(),
-                        workers: 1,
-                        mode: plan.mode,
-                        work: plan.work,
-                        lease_ms: plan.lease_ms,
-                        batch: plan.batch,
-                        queue_depth: plan.queue_depth,
-                        pacing: plan.pacing(1),
-                    };
+                    let spec =
+                        CellSpec::from_plan(&plan, "explain", &info.pg_version, strategy, index, 1);
                     let s = crate::plan::capture(&server, &spec, "fresh").await?.summary;
                     let lines = crate::plan::explain(&server, &spec, "TEXT").await?;
                     let _ = writeln!(

@@ -13,17 +13,24 @@
 //! -- batch: false        (leases `{batch}` rows at a time; complete gets bigint[])
 //! -- consume: false      (the lease consumes the row; no complete section)
 //! -- lease_txn: false    (run the lease statements inside one transaction)
+//! -- completes_by_delete: false       (complete deletes the row)
+//! -- lease_ends_with_connection: false (session locks: a lost connection ends the lease)
+//! -- @setup              (optional: run after each cell's reset, before seeding:
+//! --                      the strategy's own indexes, triggers, side tables)
 //! -- @lease
 //! UPDATE due_work SET ... RETURNING id, run_at;
 //! -- @complete
 //! UPDATE due_work SET status = 'completed' WHERE id = $1;
+//! -- @release            (optional: run when a lease is abandoned, e.g. unlock)
+//! -- @rescue             (optional: run every so often to make expired leases
+//! --                      available again; default resets expired `running` rows)
 //! ```
 //!
 //! A statement ends at a `;` that ends a line. The first lease statement
 //! takes no parameters and returns `id` (bigint) and optionally `run_at`;
-//! each later lease statement, and each complete statement, gets `$1` = the
-//! leased id (bigint[] of ids for batch strategies). `{lease_ms}` and
-//! `{batch}` are replaced by the validated integers before preparing.
+//! each later lease statement, and each complete and release statement, gets
+//! `$1` = the leased id (bigint[] of ids for batch strategies). `{lease_ms}`
+//! and `{batch}` are replaced by the validated integers before preparing.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,8 +56,20 @@ pub struct Strategy {
     pub consume: bool,
     /// Lease statements run in one explicit transaction.
     pub lease_txn: bool,
+    /// Completion deletes the row (a completed item leaves the table).
+    #[serde(default)]
+    pub completes_by_delete: bool,
+    /// The lease is a session lock: it ends when the connection does.
+    #[serde(default)]
+    pub lease_ends_with_connection: bool,
+    #[serde(default)]
+    pub setup: Vec<String>,
     pub lease: Vec<String>,
     pub complete: Vec<String>,
+    #[serde(default)]
+    pub release: Vec<String>,
+    #[serde(default)]
+    pub rescue: Vec<String>,
     /// Where it came from (`sql/strategies/x.sql` or the user's path).
     pub source: String,
 }
@@ -66,15 +85,60 @@ pub struct IndexVariant {
 
 impl Strategy {
     /// Statements with `{lease_ms}` and `{batch}` filled in.
-    pub fn render(&self, lease_ms: u64, batch: u32) -> (Vec<String>, Vec<String>) {
-        let fill = |s: &String| {
-            s.replace("{lease_ms}", &lease_ms.to_string())
-                .replace("{batch}", &batch.to_string())
+    pub fn render(&self, lease_ms: u64, batch: u32) -> Rendered {
+        let fill = |v: &Vec<String>| -> Vec<String> {
+            v.iter()
+                .map(|s| {
+                    s.replace("{lease_ms}", &lease_ms.to_string())
+                        .replace("{batch}", &batch.to_string())
+                })
+                .collect()
         };
-        (
-            self.lease.iter().map(fill).collect(),
-            self.complete.iter().map(fill).collect(),
-        )
+        let rescue = if self.rescue.is_empty() && !self.consume {
+            vec![DEFAULT_RESCUE.to_string()]
+        } else {
+            fill(&self.rescue)
+        };
+        Rendered {
+            setup: fill(&self.setup),
+            lease: fill(&self.lease),
+            complete: fill(&self.complete),
+            release: fill(&self.release),
+            rescue,
+        }
+    }
+}
+
+/// Makes expired leases available again, as river's rescuer, oban's
+/// lifeline and graphile's lock reset do: the normal lease query then
+/// leases the item again.
+pub const DEFAULT_RESCUE: &str = "UPDATE due_work SET status = 'pending' \
+     WHERE status = 'running' AND locked_until < now()";
+
+/// A strategy's statements, ready to prepare.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    pub setup: Vec<String>,
+    pub lease: Vec<String>,
+    pub complete: Vec<String>,
+    pub release: Vec<String>,
+    pub rescue: Vec<String>,
+}
+
+impl Strategy {
+    /// One line for `leasebench strategies`.
+    pub fn traits(&self) -> String {
+        let mut t = vec![if self.safe { "safe" } else { "UNSAFE" }];
+        if self.batch {
+            t.push("batch");
+        }
+        if self.consume {
+            t.push("consumes");
+        }
+        if self.lease_ends_with_connection {
+            t.push("session-lock");
+        }
+        t.join(",")
     }
 }
 
@@ -220,8 +284,13 @@ pub fn parse_strategy(text: &str, path: &Path) -> Result<Strategy, ParseError> {
         batch: false,
         consume: false,
         lease_txn: false,
+        completes_by_delete: false,
+        lease_ends_with_connection: false,
+        setup: Vec::new(),
         lease: Vec::new(),
         complete: Vec::new(),
+        release: Vec::new(),
+        rescue: Vec::new(),
         source: path.display().to_string(),
     };
     let mut saw_safe = false;
@@ -239,6 +308,10 @@ pub fn parse_strategy(text: &str, path: &Path) -> Result<Strategy, ParseError> {
             "batch" => s.batch = parse_bool(line, key, v)?,
             "consume" => s.consume = parse_bool(line, key, v)?,
             "lease_txn" => s.lease_txn = parse_bool(line, key, v)?,
+            "completes_by_delete" => s.completes_by_delete = parse_bool(line, key, v)?,
+            "lease_ends_with_connection" => {
+                s.lease_ends_with_connection = parse_bool(line, key, v)?
+            }
             "leasebench index" => {
                 return Err(ParseError(format!(
                     "line {line}: this is an index file; pass it with --index-file"
@@ -256,13 +329,14 @@ pub fn parse_strategy(text: &str, path: &Path) -> Result<Strategy, ParseError> {
     let sections = sections(text)?;
     for (name, stmts) in sections {
         match name.as_str() {
+            "setup" => s.setup = stmts,
             "lease" => s.lease = stmts,
             "complete" => s.complete = stmts,
-            other => {
-                return Err(ParseError(format!(
-                    "unknown section `-- @{other}`; use @lease and @complete"
-                )))
-            }
+            "release" => s.release = stmts,
+            "rescue" => s.rescue = stmts,
+            other => return Err(ParseError(format!(
+                "unknown section `-- @{other}`; use @setup, @lease, @complete, @release, @rescue"
+            ))),
         }
     }
     if s.lease.is_empty() {
@@ -387,8 +461,9 @@ mod tests {
         assert!(s.safe && !s.batch && !s.consume);
         assert_eq!(s.lease.len(), 1);
         assert_eq!(s.complete.len(), 1);
-        let (lease, _) = s.render(1234, 7);
-        assert!(lease[0].contains("interval '1234 milliseconds'"));
+        let r = s.render(1234, 7);
+        assert!(r.lease[0].contains("interval '1234 milliseconds'"));
+        assert_eq!(r.rescue, vec![DEFAULT_RESCUE.to_string()]);
         assert!(cat
             .index("pending_partial")
             .unwrap()

@@ -579,9 +579,9 @@ pub fn render(inputs: &[(&Path, &RunResult)]) -> String {
 
 /// `leasebench compare A.json B.json [...] [--out DIR]`.
 pub fn cli(files: &[PathBuf], out: Option<&Path>) -> Result<i32> {
-    if files.len() < 2 {
+    if files.is_empty() {
         return Err(Error::usage(
-            "compare: give two or more results files (the first is the baseline)",
+            "compare: give results files (the first is the baseline)",
         ));
     }
     let runs = files
@@ -590,11 +590,19 @@ pub fn cli(files: &[PathBuf], out: Option<&Path>) -> Result<i32> {
         .collect::<Result<Vec<_>>>()?;
     let inputs: Vec<(&Path, &RunResult)> = files.iter().map(|f| f.as_path()).zip(&runs).collect();
     print!("{}", render(&inputs));
-    if let Some(dir) = out {
-        eprintln!(
-            "leasebench: overlay plots are not drawn by this build; nothing written to {}",
-            dir.display()
-        );
+    let dir = plot_dir(files, out);
+    for group in overlay_series(&runs) {
+        let series: Vec<crate::report::plot::CompareSeries> = group
+            .lines
+            .iter()
+            .map(|l| crate::report::plot::CompareSeries {
+                label: l.label.clone(),
+                points: l.points(),
+            })
+            .collect();
+        for f in crate::report::plot::draw_compare(&series, &dir, &group.stem())? {
+            println!("plot: {}", f.display());
+        }
     }
     Ok(0)
 }

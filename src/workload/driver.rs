@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_postgres::Client;
 
 use crate::audit::{self, FinalState, LeaseEvent, Rules};
-use crate::config::{Mode, Pacing};
+use crate::config::{Chaos, Mode, Pacing};
 use crate::error::{Error, ErrorClass, Result};
 use crate::metrics::{self, Metric, Recorder, Summary};
 use crate::observe;
@@ -78,6 +78,36 @@ pub struct CellSpec {
     pub batch: u32,
     pub queue_depth: u64,
     pub pacing: Pacing,
+    /// Faults to inject (none in the bench).
+    pub chaos: Chaos,
+}
+
+impl CellSpec {
+    /// The cell of `plan` for this version, strategy, index and worker count.
+    pub fn from_plan(
+        plan: &crate::config::Plan,
+        scenario: &str,
+        pg_version: &str,
+        strategy: &Strategy,
+        index: &IndexVariant,
+        workers: u32,
+    ) -> CellSpec {
+        CellSpec {
+            scenario: scenario.to_string(),
+            pg_version: pg_version.to_string(),
+            schema: plan.schema.clone(),
+            strategy: strategy.clone(),
+            index: index.clone(),
+            workers,
+            mode: plan.mode,
+            work: plan.work,
+            lease_ms: plan.lease_ms,
+            batch: plan.batch,
+            queue_depth: plan.queue_depth,
+            pacing: plan.pacing(workers),
+            chaos: plan.chaos,
+        }
+    }
 }
 
 /// Live progress for a UI (the run's progress bar).
@@ -177,6 +207,7 @@ impl<'a> CellSession<'a> {
                 work: spec.work,
                 pacing: spec.pacing,
                 expected_events,
+                abandon_pct: spec.chaos.abandon_pct,
             };
             let ready = ready_tx.clone();
             let go = go_rx.clone();
@@ -416,6 +447,7 @@ impl<'a> CellSession<'a> {
             Rules {
                 lease_us: spec.lease_ms * 1000,
                 consume: spec.strategy.consume,
+                completes_by_delete: spec.strategy.completes_by_delete,
             },
         );
         let secs = self.measured.as_secs_f64().max(1e-9);

@@ -51,17 +51,42 @@ pub struct WorkerOut {
     pub errors: [u64; ErrorClass::ALL.len()],
     /// The last error's text, to show if the cell cannot go on.
     pub last_error: Option<String>,
+    /// Items leased and dropped on purpose (`--chaos abandon`).
+    pub abandoned: u64,
+    /// Times the worker replaced a lost connection.
+    pub reconnects: u64,
 }
 
 /// A strategy's statements prepared on one connection.
 pub struct Prepared {
     lease: Vec<Statement>,
     complete: Vec<Statement>,
+    release: Vec<Statement>,
     id_col: usize,
     run_at_col: Option<usize>,
     lease_txn: bool,
     batch: bool,
     consume: bool,
+}
+
+async fn prepare_all(
+    client: &deadpool_postgres::Client,
+    strategy: &Strategy,
+    section: &str,
+    sqls: &[String],
+) -> Result<Vec<Statement>, String> {
+    let mut out = Vec::with_capacity(sqls.len());
+    for sql in sqls {
+        out.push(client.prepare_cached(sql).await.map_err(|e| {
+            format!(
+                "strategy {} ({}): {section} statement does not prepare: {}",
+                strategy.name,
+                strategy.source,
+                crate::schema::format_db_error(&e)
+            )
+        })?);
+    }
+    Ok(out)
 }
 
 impl Prepared {
@@ -71,29 +96,10 @@ impl Prepared {
         lease_ms: u64,
         batch: u32,
     ) -> Result<Prepared, String> {
-        let (lease_sql, complete_sql) = strategy.render(lease_ms, batch);
-        let mut lease = Vec::new();
-        for sql in &lease_sql {
-            lease.push(client.prepare_cached(sql).await.map_err(|e| {
-                format!(
-                    "strategy {} ({}): lease statement does not prepare: {}",
-                    strategy.name,
-                    strategy.source,
-                    crate::schema::format_db_error(&e)
-                )
-            })?);
-        }
-        let mut complete = Vec::new();
-        for sql in &complete_sql {
-            complete.push(client.prepare_cached(sql).await.map_err(|e| {
-                format!(
-                    "strategy {} ({}): complete statement does not prepare: {}",
-                    strategy.name,
-                    strategy.source,
-                    crate::schema::format_db_error(&e)
-                )
-            })?);
-        }
+        let r = strategy.render(lease_ms, batch);
+        let lease = prepare_all(client, strategy, "lease", &r.lease).await?;
+        let complete = prepare_all(client, strategy, "complete", &r.complete).await?;
+        let release = prepare_all(client, strategy, "release", &r.release).await?;
         let cols = lease[0].columns();
         let id_col = cols.iter().position(|c| c.name() == "id").ok_or_else(|| {
             format!(
@@ -105,6 +111,7 @@ impl Prepared {
         Ok(Prepared {
             lease,
             complete,
+            release,
             id_col,
             run_at_col,
             lease_txn: strategy.lease_txn,
@@ -181,6 +188,18 @@ impl Prepared {
         }
         Ok(())
     }
+
+    /// Give up a lease without completing it (e.g. unlock).
+    async fn release(
+        &self,
+        client: &Client,
+        ids: &Vec<i64>,
+    ) -> Result<bool, tokio_postgres::Error> {
+        for stmt in &self.release {
+            self.exec_with_ids(client, stmt, ids).await?;
+        }
+        Ok(!self.release.is_empty())
+    }
 }
 
 /// Everything a worker needs for one cell.
@@ -194,6 +213,27 @@ pub struct WorkerCtx {
     pub work: Duration,
     pub pacing: Pacing,
     pub expected_events: usize,
+    /// Percent of leases to abandon (fault injection).
+    pub abandon_pct: f64,
+}
+
+/// xorshift64*: a worker's own cheap random numbers (no shared state).
+struct Rng(u64);
+
+impl Rng {
+    fn new(worker: u64, start: Instant) -> Rng {
+        let t = start.elapsed().as_nanos() as u64 ^ std::process::id() as u64;
+        Rng((worker.wrapping_add(1)).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ t | 1)
+    }
+
+    /// Uniform in [0, 100).
+    fn percent(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let x = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        (x >> 11) as f64 / (1u64 << 53) as f64 * 100.0
+    }
 }
 
 fn us(d: Duration) -> u64 {
@@ -294,6 +334,7 @@ async fn run_batch(
 ) {
     let slot = &ctx.shared.slots[ctx.index];
     let mut backoff = Duration::ZERO;
+    let mut rng = Rng::new(ctx.index as u64, start);
     // Open-loop schedule: this worker's k-th lease is due at
     // start + offset + k * interval; latency counts from then.
     let (interval, mut due) = match ctx.pacing {
@@ -345,10 +386,32 @@ async fn run_batch(
                         sent_us,
                         got_us,
                         done_us: NOT_DONE,
+                        ended_us: NOT_DONE,
                     });
                 }
                 if !ctx.work.is_zero() {
                     tokio::time::sleep(ctx.work).await;
+                }
+                if ctx.abandon_pct > 0.0 && rng.percent() < ctx.abandon_pct {
+                    // As if the worker crashed holding the lease.
+                    out.abandoned += ids.len() as u64;
+                    match prepared.release(client, ids).await {
+                        Ok(true) => {
+                            let ended = us(epoch.elapsed());
+                            let n = out.events.len();
+                            for e in &mut out.events[n - ids.len()..] {
+                                e.ended_us = ended;
+                            }
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            note_error(out, &e);
+                            if client.is_closed() {
+                                reconnect(ctx, client, prepared, out, epoch).await;
+                            }
+                        }
+                    }
+                    continue;
                 }
                 if !prepared.consume {
                     let c0 = Instant::now();
@@ -365,7 +428,7 @@ async fn run_batch(
                         Err(e) => {
                             note_error(out, &e);
                             if client.is_closed() {
-                                reconnect(ctx, client, prepared, out).await;
+                                reconnect(ctx, client, prepared, out, epoch).await;
                             }
                             continue;
                         }
@@ -382,7 +445,7 @@ async fn run_batch(
             Err(e) => {
                 note_error(out, &e);
                 if client.is_closed() {
-                    reconnect(ctx, client, prepared, out).await;
+                    reconnect(ctx, client, prepared, out, epoch).await;
                 } else {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
@@ -397,12 +460,23 @@ fn note_error(out: &mut WorkerOut, e: &tokio_postgres::Error) {
 }
 
 /// Replace a broken connection, retrying until it works or the cell stops.
+/// A session-lock strategy's open leases ended with the old connection.
 async fn reconnect(
     ctx: &WorkerCtx,
     client: &mut deadpool_postgres::Object,
     prepared: &mut Prepared,
     out: &mut WorkerOut,
+    epoch: Instant,
 ) {
+    out.reconnects += 1;
+    if ctx.strategy.lease_ends_with_connection {
+        let ended = us(epoch.elapsed());
+        for e in out.events.iter_mut().rev() {
+            if e.done_us == NOT_DONE && e.ended_us == NOT_DONE {
+                e.ended_us = ended;
+            }
+        }
+    }
     let mut wait = Duration::from_millis(10);
     while !ctx.shared.stop.load(Ordering::Relaxed) {
         match setup(ctx).await {
