@@ -811,6 +811,7 @@ pub(crate) mod tests {
             audit: Audit::default(),
             plans: Vec::new(),
             notes: Vec::new(),
+            chaos: Default::default(),
             partial: false,
         }
     }

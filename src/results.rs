@@ -166,6 +166,9 @@ pub struct CellResult {
     /// Query plans of the lease statement (fresh table, after the run).
     #[serde(default)]
     pub plans: Vec<crate::plan::PlanCapture>,
+    /// What `--chaos` did.
+    #[serde(default)]
+    pub chaos: crate::workload::driver::ChaosReport,
     /// Things the reader should know (queue ran dry, errors, timeouts).
     #[serde(default)]
     pub notes: Vec<String>,

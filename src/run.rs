@@ -84,6 +84,11 @@ pub async fn run(config: &Config, interrupt: &Interrupt, ui: Ui) -> Result<RunOu
     let plan = config.validate()?;
     results::ensure_writable(&plan.out)?;
     let targets = pg::targets(config.database_url.as_deref(), &config.pg_bin, &config.pg)?;
+    if plan.chaos.restart && targets.iter().any(|t| matches!(t, Target::Url(_))) {
+        return Err(Error::usage(
+            "--chaos restart restarts only a throwaway cluster leasebench started; it will not restart the server at DATABASE_URL",
+        ));
+    }
     let t0 = Instant::now();
     let mut result = RunResult {
         schema_version: results::SCHEMA_VERSION,
@@ -206,7 +211,7 @@ async fn sweep_server(
     ui: Ui,
     result: &mut RunResult,
 ) -> Result<()> {
-    let (setup, info) = prepare_server(server, plan).await?;
+    let (mut setup, info) = prepare_server(server, plan).await?;
     let pg_version = info.pg_version.clone();
     result.servers.push(info);
     ui.say(format!("leasebench: using {}", server.label));
@@ -219,6 +224,11 @@ async fn sweep_server(
                     return Ok(());
                 }
                 k += 1;
+                if setup.is_closed() {
+                    // A --chaos restart took the run's connection (and its
+                    // schema lock) with it.
+                    setup = prepare_server(server, plan).await?.0;
+                }
                 let spec = CellSpec::from_plan(plan, "run", &pg_version, strategy, index, workers);
                 let label = format!(
                     "[{k}/{cells}] {} {} {} w={workers}",
@@ -264,9 +274,10 @@ pub async fn explain(config: &Config) -> Result<String> {
             let mut text = String::new();
             for strategy in &plan.strategies {
                 for index in &plan.indexes {
-                    schema::reset_cell(&setup, index, plan.queue_depth).await?;
                     let spec =
                         CellSpec::from_plan(&plan, "explain", &info.pg_version, strategy, index, 1);
+                    let setup_sql = strategy.render(plan.lease_ms, plan.batch).setup;
+                    schema::reset_cell(&setup, index, strategy, &setup_sql, plan.queue_depth).await?;
                     let s = crate::plan::capture(&server, &spec, "fresh").await?.summary;
                     let lines = crate::plan::explain(&server, &spec, "TEXT").await?;
                     let _ = writeln!(

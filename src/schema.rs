@@ -8,7 +8,7 @@
 use tokio_postgres::{Client, GenericClient};
 
 use crate::error::{Error, Result};
-use crate::strategy::IndexVariant;
+use crate::strategy::{IndexVariant, Strategy};
 
 /// The comment that marks a schema as leasebench's own.
 pub const MARKER: &str = "leasebench: created by leasebench; safe to drop";
@@ -171,18 +171,52 @@ pub async fn insert_items(client: &Client, n: u64) -> Result<IdRange> {
 }
 
 /// Start a cell from a fresh table: truncate (a new relfilenode, so no dead
-/// tuples carry over), apply the index variant, seed `items`, vacuum and
-/// analyze, checkpoint where allowed.
-pub async fn reset_cell(client: &Client, index: &IndexVariant, items: u64) -> Result<IdRange> {
+/// tuples carry over; CASCADE empties a strategy's side tables that
+/// reference it), drop what the last strategy added (indexes, triggers),
+/// apply the index variant and this strategy's setup, seed `items`, vacuum
+/// and analyze, checkpoint where allowed.
+pub async fn reset_cell(
+    client: &Client,
+    index: &IndexVariant,
+    strategy: &Strategy,
+    setup: &[String],
+    items: u64,
+) -> Result<IdRange> {
     client
-        .batch_execute("TRUNCATE due_work RESTART IDENTITY")
+        .batch_execute("TRUNCATE due_work RESTART IDENTITY CASCADE")
         .await
         .map_err(|e| Error::db("cannot truncate due_work", e))?;
     drop_indexes(client).await?;
+    let triggers = client
+        .query(
+            "SELECT quote_ident(tgname) FROM pg_trigger
+              WHERE tgrelid = 'due_work'::regclass AND NOT tgisinternal",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::db("cannot list due_work's triggers", e))?;
+    for t in triggers {
+        let name: String = t.get(0);
+        client
+            .batch_execute(&format!("DROP TRIGGER {name} ON due_work"))
+            .await
+            .map_err(|e| Error::db(format!("cannot drop trigger {name}"), e))?;
+    }
     if !index.ddl.is_empty() {
         client.batch_execute(&index.ddl).await.map_err(|e| {
             Error::db(
                 format!("index variant {} ({}) failed", index.name, index.source),
+                e,
+            )
+        })?;
+    }
+    for stmt in setup {
+        client.batch_execute(stmt).await.map_err(|e| {
+            Error::db(
+                format!(
+                    "strategy {} ({}): @setup failed",
+                    strategy.name, strategy.source
+                ),
                 e,
             )
         })?;

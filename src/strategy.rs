@@ -334,9 +334,11 @@ pub fn parse_strategy(text: &str, path: &Path) -> Result<Strategy, ParseError> {
             "complete" => s.complete = stmts,
             "release" => s.release = stmts,
             "rescue" => s.rescue = stmts,
-            other => return Err(ParseError(format!(
+            other => {
+                return Err(ParseError(format!(
                 "unknown section `-- @{other}`; use @setup, @lease, @complete, @release, @rescue"
-            ))),
+            )))
+            }
         }
     }
     if s.lease.is_empty() {

@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -25,7 +26,7 @@ pub struct LocalCluster {
     pub install: PgInstall,
     pub port: u16,
     dir: Option<tempfile::TempDir>,
-    child: Option<Child>,
+    child: Mutex<Option<Child>>,
     run_as: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
     args: Vec<String>,
 }
@@ -70,7 +71,6 @@ impl LocalCluster {
             check_reachable(install, &root)?;
         }
         let data = root.join("data");
-        let log = root.join("postgres.log");
         let mut initdb = Command::new(install.tool("initdb"));
         initdb
             .arg("-D")
@@ -118,50 +118,19 @@ impl LocalCluster {
             install: install.clone(),
             port: 0,
             dir: Some(dir),
-            child: None,
+            child: Mutex::new(None),
             run_as,
             args,
         };
-        cluster.spawn_server(&data, &log).await?;
-        Ok(cluster)
-    }
-
-    async fn spawn_server(&mut self, data: &Path, log: &Path) -> Result<()> {
         let mut last_err = String::new();
         // A free port can be taken between choosing and binding: try a few.
         for _ in 0..5 {
-            let port = free_port()?;
-            let logf = File::options()
-                .create(true)
-                .append(true)
-                .open(log)
-                .map_err(|e| Error::Cluster(format!("cannot open {}: {e}", log.display())))?;
-            if let Some((uid, gid)) = self.run_as {
-                let _ = nix::unistd::chown(log, Some(uid), Some(gid));
-            }
-            let mut cmd = Command::new(self.install.tool("postgres"));
-            cmd.arg("-D")
-                .arg(data)
-                .arg("-p")
-                .arg(port.to_string())
-                .args(&self.args)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(logf);
-            prepare(&mut cmd, &self.install, self.run_as);
-            let child = cmd.spawn().map_err(|e| {
-                Error::Cluster(format!(
-                    "cannot run {}: {e}",
-                    self.install.tool("postgres").display()
-                ))
-            })?;
-            self.child = Some(child);
-            self.port = port;
-            match self.wait_ready(log).await {
-                Ok(()) => return Ok(()),
+            cluster.port = free_port()?;
+            match cluster.spawn_and_wait().await {
+                Ok(()) => return Ok(cluster),
                 Err(e) => {
                     last_err = e;
-                    self.kill_server();
+                    cluster.kill_server();
                     if !last_err.contains("could not bind")
                         && !last_err.contains("Address already in use")
                     {
@@ -172,14 +141,50 @@ impl LocalCluster {
         }
         Err(Error::Cluster(format!(
             "Postgres {} did not start: {last_err}",
-            self.install.version
+            install.version
         )))
     }
 
-    async fn wait_ready(&mut self, log: &Path) -> std::result::Result<(), String> {
+    fn paths(&self) -> (PathBuf, PathBuf) {
+        let root = self.dir().expect("a running cluster has its dir");
+        (root.join("data"), root.join("postgres.log"))
+    }
+
+    /// Start `postgres` on `self.port` and wait until it answers.
+    async fn spawn_and_wait(&self) -> std::result::Result<(), String> {
+        let (data, log) = self.paths();
+        let logf = File::options()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+        if let Some((uid, gid)) = self.run_as {
+            let _ = nix::unistd::chown(&log, Some(uid), Some(gid));
+        }
+        let mut cmd = Command::new(self.install.tool("postgres"));
+        cmd.arg("-D")
+            .arg(&data)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(logf);
+        prepare(&mut cmd, &self.install, self.run_as);
+        let child = cmd.spawn().map_err(|e| {
+            format!(
+                "cannot run {}: {e}",
+                self.install.tool("postgres").display()
+            )
+        })?;
+        *self.child.lock().expect("child lock") = Some(child);
+        self.wait_ready(&log).await
+    }
+
+    async fn wait_ready(&self, log: &Path) -> std::result::Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some(child) = self.child.as_mut() {
+            if let Some(child) = self.child.lock().expect("child lock").as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
                     let text = std::fs::read_to_string(log).unwrap_or_default();
                     return Err(format!(
@@ -227,44 +232,25 @@ impl LocalCluster {
     }
 
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
+        self.child
+            .lock()
+            .expect("child lock")
+            .as_ref()
+            .map(|c| c.id())
     }
 
-    /// Restart the server in place (fast shutdown, then start), as
-    /// `pg_ctl restart -m fast` would. Used by fault injection.
-    pub async fn restart(&mut self) -> Result<()> {
+    /// Restart the server in place on the same port (fast shutdown, then
+    /// start), as `pg_ctl restart -m fast` would. Used by fault injection.
+    pub async fn restart(&self) -> Result<()> {
         self.stop_server();
-        let root = self.dir().expect("running cluster has a dir").to_path_buf();
-        let port = self.port;
-        let data = root.join("data");
-        let log = root.join("postgres.log");
-        // Keep the port so clients reconnect to the same address.
-        let logf = File::options()
-            .append(true)
-            .open(&log)
-            .map_err(|e| Error::Cluster(format!("cannot open {}: {e}", log.display())))?;
-        let mut cmd = Command::new(self.install.tool("postgres"));
-        cmd.arg("-D")
-            .arg(&data)
-            .arg("-p")
-            .arg(port.to_string())
-            .args(&self.args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(logf);
-        prepare(&mut cmd, &self.install, self.run_as);
-        self.child = Some(
-            cmd.spawn()
-                .map_err(|e| Error::Cluster(format!("restart failed: {e}")))?,
-        );
-        self.wait_ready(&log)
+        self.spawn_and_wait()
             .await
             .map_err(|e| Error::Cluster(format!("Postgres did not come back after restart: {e}")))
     }
 
     /// Fast shutdown: SIGINT, then SIGQUIT, then SIGKILL if it will not go.
-    fn stop_server(&mut self) {
-        let Some(mut child) = self.child.take() else {
+    fn stop_server(&self) {
+        let Some(mut child) = self.child.lock().expect("child lock").take() else {
             return;
         };
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
@@ -288,8 +274,8 @@ impl LocalCluster {
         let _ = child.wait();
     }
 
-    fn kill_server(&mut self) {
-        if let Some(mut child) = self.child.take() {
+    fn kill_server(&self) {
+        if let Some(mut child) = self.child.lock().expect("child lock").take() {
             let _ = child.kill();
             let _ = child.wait();
         }

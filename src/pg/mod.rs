@@ -157,6 +157,17 @@ impl Server {
         }
     }
 
+    /// Restart the server mid-run (fault injection): only a throwaway
+    /// cluster leasebench started; never a user's server.
+    pub async fn restart(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Local(c) => c.restart().await,
+            _ => Err(Error::usage(
+                "--chaos restart restarts only a throwaway cluster leasebench started, not your server",
+            )),
+        }
+    }
+
     /// Connection settings for `schema`'s work, tagged with `app`.
     pub fn config_for(&self, app: &str, schema: Option<&str>) -> tokio_postgres::Config {
         let mut c = self.config.clone();

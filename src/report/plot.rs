@@ -1529,6 +1529,7 @@ mod tests {
             audit: Audit::default(),
             plans: Vec::new(),
             notes: Vec::new(),
+            chaos: Default::default(),
             partial: false,
         }
     }

@@ -155,7 +155,7 @@ pub struct CellSession<'a> {
     pids: Vec<i32>,
     observers_stop: Arc<AtomicBool>,
     sampler: tokio::task::JoinHandle<(BTreeMap<String, u64>, u64)>,
-    producer: Option<tokio::task::JoinHandle<producer::ProducerOut>>,
+    producer: tokio::task::JoinHandle<producer::ProducerOut>,
     seq: u64,
     before: observe::Counters,
     seeded: Vec<(i64, i64)>,
@@ -163,6 +163,12 @@ pub struct CellSession<'a> {
     interrupted: bool,
     timed_out: bool,
     plans: Vec<PlanCapture>,
+    chaos: ChaosReport,
+    kill_done: bool,
+    restart_done: bool,
+    /// Completions the workers did not see (answer lost to a fault) found
+    /// by checking the table.
+    finished_by_table: bool,
 }
 
 impl<'a> CellSession<'a> {
@@ -175,13 +181,16 @@ impl<'a> CellSession<'a> {
         spec: &CellSpec,
         initial: u64,
     ) -> Result<CellSession<'a>> {
-        let first = schema::reset_cell(setup, &spec.index, initial).await?;
+        let rendered = spec.strategy.render(spec.lease_ms, spec.batch);
+        let first =
+            schema::reset_cell(setup, &spec.index, &spec.strategy, &rendered.setup, initial)
+                .await?;
         let mut plans = Vec::new();
         if initial > 0 {
             plans.push(plan::capture(server, spec, "fresh").await?);
         }
         let n = spec.workers as usize;
-        let pool = server.pool("leasebench-worker", &spec.schema, n + 2)?;
+        let pool = server.pool(&worker_app(&spec.schema), &spec.schema, n + 2)?;
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             remaining: AtomicI64::new(i64::MAX),
@@ -253,21 +262,26 @@ impl<'a> CellSession<'a> {
             Duration::from_millis(50),
             observers_stop.clone(),
         ));
-        let producer = match spec.mode {
-            Mode::Duration(_) => {
-                let c = server
-                    .connect_schema("leasebench-producer", &spec.schema)
-                    .await?;
-                Some(tokio::spawn(producer::run(
-                    c,
-                    shared.clone(),
-                    initial,
-                    spec.queue_depth,
-                    observers_stop.clone(),
-                )))
-            }
-            Mode::Items { .. } => None,
-        };
+        let producer_config = server.config_for("leasebench-producer", Some(&spec.schema));
+        let producer_client = crate::pg::connect(&producer_config, &server.label).await?;
+        // Expired leases come back at about a quarter of the lease length
+        // (at most once a second, at least every 100 ms).
+        let rescue_every = Duration::from_millis((spec.lease_ms / 4).clamp(100, 1000));
+        let producer = tokio::spawn(producer::run(
+            producer::ProducerCtx {
+                config: producer_config,
+                shared: shared.clone(),
+                seeded: initial,
+                depth: match spec.mode {
+                    Mode::Duration(_) => Some(spec.queue_depth),
+                    Mode::Items { .. } => None,
+                },
+                rescue: rendered.rescue.clone(),
+                rescue_every,
+                stop: observers_stop.clone(),
+            },
+            producer_client,
+        ));
         Ok(CellSession {
             server,
             setup,
@@ -292,6 +306,10 @@ impl<'a> CellSession<'a> {
             interrupted: false,
             timed_out: false,
             plans,
+            chaos: ChaosReport::default(),
+            kill_done: false,
+            restart_done: false,
+            finished_by_table: false,
         })
     }
 
@@ -377,6 +395,20 @@ impl<'a> CellSession<'a> {
                         out.timed_out = items.is_some();
                         self.shared.stop.store(true, Ordering::SeqCst);
                     }
+                    let done = completed - done_before;
+                    let progressed = match items {
+                        Some(i) => done as f64 / i.max(1) as f64,
+                        None => elapsed.as_secs_f64() / limit.as_secs_f64().max(1e-9),
+                    };
+                    self.inject(progressed).await?;
+                    if let Some(i) = items {
+                        // A fault can lose the answer to a completion that
+                        // committed: the workers then never count to `i`.
+                        if done < i && elapsed.as_millis() / 100 % 10 == 9 && self.nothing_left().await {
+                            self.finished_by_table = true;
+                            self.shared.stop.store(true, Ordering::SeqCst);
+                        }
+                    }
                 }
             }
         }
@@ -386,6 +418,43 @@ impl<'a> CellSession<'a> {
         self.interrupted |= out.interrupted;
         self.timed_out |= out.timed_out;
         Ok(out)
+    }
+
+    /// `--chaos`: kill worker backends a third of the way in, restart the
+    /// server half way.
+    async fn inject(&mut self, progressed: f64) -> Result<()> {
+        let chaos = self.spec.chaos;
+        if chaos.kill > 0 && !self.kill_done && progressed >= 0.3 {
+            self.kill_done = true;
+            self.chaos.killed += kill_workers(self.server, &self.spec.schema, chaos.kill).await?;
+        }
+        if chaos.restart && !self.restart_done && progressed >= 0.5 {
+            self.restart_done = true;
+            self.server.restart().await?;
+            self.chaos.restarts += 1;
+        }
+        Ok(())
+    }
+
+    /// No row is left to process (pending or under a lease).
+    async fn nothing_left(&self) -> bool {
+        let Ok(c) = self.audit_client().await else {
+            return false;
+        };
+        let q = "SELECT count(*) FROM due_work WHERE status NOT IN ('completed', 'failed')";
+        matches!(c.client().query_one(q, &[]).await, Ok(r) if r.get::<_, i64>(0) == 0)
+    }
+
+    /// The run's schema connection, or a fresh one if a fault closed it.
+    async fn audit_client(&self) -> Result<AuditClient<'a>> {
+        if !self.setup.is_closed() {
+            return Ok(AuditClient::Borrowed(self.setup));
+        }
+        Ok(AuditClient::Owned(
+            self.server
+                .connect_schema("leasebench-audit", &self.spec.schema)
+                .await?,
+        ))
     }
 
     /// Stop the workers, close their connections (flushing their
@@ -400,16 +469,15 @@ impl<'a> CellSession<'a> {
             );
         }
         self.observers_stop.store(true, Ordering::Relaxed);
-        let prod = match self.producer.take() {
-            Some(p) => p
-                .await
-                .map_err(|e| Error::Internal(format!("producer panicked: {e}")))?,
-            None => producer::ProducerOut::default(),
-        };
+        let prod = (&mut self.producer)
+            .await
+            .map_err(|e| Error::Internal(format!("producer panicked: {e}")))?;
         let (wait_events, wait_samples) = (&mut self.sampler).await.unwrap_or_default();
         self.pool.close();
-        observe::wait_backends_gone(self.setup, &self.pids, Duration::from_secs(3)).await;
-        let after = observe::snapshot(self.setup).await?;
+        let audit_client = self.audit_client().await?;
+        let setup = audit_client.client();
+        observe::wait_backends_gone(setup, &self.pids, Duration::from_secs(3)).await;
+        let after = observe::snapshot(setup).await?;
         if !self.interrupted {
             self.plans
                 .push(plan::capture(self.server, &self.spec, "after").await?);
@@ -423,6 +491,8 @@ impl<'a> CellSession<'a> {
         let (mut leased, mut completed, mut empty, mut calls) = (0, 0, 0, 0);
         let mut last_error = None;
         for o in &mut outs {
+            self.chaos.abandoned += o.abandoned;
+            self.chaos.reconnects += o.reconnects;
             rec.merge(&o.rec);
             events.append(&mut o.events);
             for (a, b) in errors.iter_mut().zip(o.errors.iter()) {
@@ -439,7 +509,7 @@ impl<'a> CellSession<'a> {
         drop(outs);
         let mut seeded = self.seeded.clone();
         seeded.extend(prod.ranges.iter().map(|r| (r.first, r.last)));
-        let table = final_states(self.setup).await?;
+        let table = final_states(setup).await?;
         let audit = audit::audit(
             &seeded,
             &mut events,
@@ -464,6 +534,13 @@ impl<'a> CellSession<'a> {
                 "stopped after {:.1} s with {completed} of {} items completed",
                 secs, audit.seeded
             ));
+        }
+        self.chaos.rescued = prod.rescued;
+        if self.finished_by_table {
+            notes.push(
+                "every item was done in the table before the workers counted it (a fault lost some answers)"
+                    .into(),
+            );
         }
         if let Some(e) = &prod.error {
             notes.push(format!("producer error: {e}"));
@@ -517,6 +594,7 @@ impl<'a> CellSession<'a> {
             wait_samples,
             audit,
             plans: std::mem::take(&mut self.plans),
+            chaos: std::mem::take(&mut self.chaos),
             notes,
             partial: self.interrupted,
         })
@@ -530,6 +608,44 @@ impl Drop for CellSession<'_> {
         self.observers_stop.store(true, Ordering::Relaxed);
         self.shared.stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// The application_name of a schema's workers (so fault injection finds
+/// them, and only them, on a shared server).
+fn worker_app(schema: &str) -> String {
+    format!("leasebench-worker/{schema}")
+}
+
+/// Terminate up to `n` of the schema's worker backends, chosen at random;
+/// returns how many were terminated.
+async fn kill_workers(server: &Server, schema: &str, n: u32) -> Result<u64> {
+    let c = server.connect("leasebench-chaos").await?;
+    let rows = c
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM (
+               SELECT pid FROM pg_stat_activity
+                WHERE application_name = $1 AND datname = current_database()
+                ORDER BY random() LIMIT $2) victims",
+            &[&worker_app(schema), &(n as i64)],
+        )
+        .await
+        .map_err(|e| Error::db("--chaos kill: cannot terminate worker backends", e))?;
+    Ok(rows.iter().filter(|r| r.get::<_, bool>(0)).count() as u64)
+}
+
+/// What `--chaos` did in a cell.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChaosReport {
+    /// Worker backends terminated.
+    pub killed: u64,
+    /// Leases dropped without completing.
+    pub abandoned: u64,
+    /// Server restarts.
+    pub restarts: u64,
+    /// Times workers replaced a lost connection.
+    pub reconnects: u64,
+    /// Rows the rescuer made available again after their lease expired.
+    pub rescued: u64,
 }
 
 /// Run one cell the way `leasebench run` does: one batch, for the
@@ -548,6 +664,21 @@ pub async fn run_cell(
     let mut session = CellSession::start(server, setup, spec, initial).await?;
     session.batch(until, interrupt, progress).await?;
     session.finish().await
+}
+
+/// The run's connection, or one opened because a fault closed it.
+enum AuditClient<'a> {
+    Borrowed(&'a Client),
+    Owned(Client),
+}
+
+impl AuditClient<'_> {
+    fn client(&self) -> &Client {
+        match self {
+            AuditClient::Borrowed(c) => c,
+            AuditClient::Owned(c) => c,
+        }
+    }
 }
 
 /// Every row's state at the end of the cell.

@@ -1,9 +1,13 @@
-//! The producer: in duration mode it keeps the queue between half and all
-//! of `queue_depth` deep, so workers measure leasing, not an empty table.
+//! The producer and rescuer: one connection that, while a cell runs,
+//! keeps the queue between half and all of `queue_depth` deep (duration
+//! mode), and every so often runs the strategy's rescue statement so that
+//! expired leases become available again (as river's rescuer, oban's
+//! lifeline and graphile's lock reset do). It reconnects if the server
+//! drops it (a kill or a restart injected by `--chaos`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
 
@@ -15,42 +19,73 @@ use crate::workload::worker::Shared;
 pub struct ProducerOut {
     pub ranges: Vec<IdRange>,
     pub refills: u64,
+    /// Rows the rescue statement made available again.
+    pub rescued: u64,
     pub error: Option<String>,
 }
 
-/// `seeded` is what the cell started with.
-/// Refill until `stop` (the cell's end, not a batch's).
-pub async fn run(
-    client: Client,
-    shared: Arc<Shared>,
-    seeded: u64,
-    depth: u64,
-    stop: Arc<AtomicBool>,
-) -> ProducerOut {
+/// How the producer works in one cell.
+pub struct ProducerCtx {
+    /// Connection settings, to reconnect after a fault.
+    pub config: tokio_postgres::Config,
+    pub shared: Arc<Shared>,
+    /// Items the cell started with.
+    pub seeded: u64,
+    /// Refill to this depth (duration mode); `None`: never insert.
+    pub depth: Option<u64>,
+    pub rescue: Vec<String>,
+    pub rescue_every: Duration,
+    /// The cell's end (not a batch's).
+    pub stop: Arc<AtomicBool>,
+}
+
+pub async fn run(ctx: ProducerCtx, client: Client) -> ProducerOut {
     let mut out = ProducerOut::default();
-    let mut produced = seeded;
-    let low = depth / 2;
-    while !stop.load(Ordering::Relaxed) {
-        let leased: u64 = shared
-            .slots
-            .iter()
-            .map(|s| s.leased.load(Ordering::Relaxed))
-            .sum();
-        let queued = produced.saturating_sub(leased);
-        if queued < low {
-            let n = depth - queued;
-            match insert_items(&client, n).await {
-                Ok(r) => {
-                    produced += n;
-                    out.refills += 1;
-                    out.ranges.push(r);
+    let mut client = Some(client);
+    let mut produced = ctx.seeded;
+    let mut next_rescue = Instant::now() + ctx.rescue_every;
+    while !ctx.stop.load(Ordering::Relaxed) {
+        let c = match client.as_ref().filter(|c| !c.is_closed()) {
+            Some(c) => c,
+            None => {
+                client = crate::pg::connect(&ctx.config, "producer").await.ok();
+                if client.is_none() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Err(e) => {
-                    out.error = Some(e.to_string());
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let mut busy = false;
+        if let Some(depth) = ctx.depth {
+            let leased: u64 = ctx
+                .shared
+                .slots
+                .iter()
+                .map(|s| s.leased.load(Ordering::Relaxed))
+                .sum();
+            let queued = produced.saturating_sub(leased);
+            if queued < depth / 2 {
+                busy = true;
+                match insert_items(c, depth - queued).await {
+                    Ok(r) => {
+                        produced += depth - queued;
+                        out.refills += 1;
+                        out.ranges.push(r);
+                    }
+                    Err(e) => out.error = Some(e.to_string()),
                 }
             }
-        } else {
+        }
+        if Instant::now() >= next_rescue {
+            next_rescue = Instant::now() + ctx.rescue_every;
+            for stmt in &ctx.rescue {
+                match c.execute(stmt.as_str(), &[]).await {
+                    Ok(n) => out.rescued += n,
+                    Err(e) => out.error = Some(crate::schema::format_db_error(&e)),
+                }
+            }
+        }
+        if !busy {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
