@@ -225,3 +225,35 @@ fn cross_version_sweep() {
         assert_cleaned_up(&d);
     }
 }
+
+/// `--rate`: open-loop pacing holds the asked rate, and latency is timed
+/// from each lease's intended start (so it can only be >= service time).
+#[test]
+fn open_loop_rate_is_held() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run_cli(
+        &[
+            "run",
+            "--rate",
+            "200",
+            "--workers",
+            "4",
+            "--duration",
+            "2s",
+            "--no-progress",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+        &[],
+        Duration::from_secs(120),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = RunResult::load(&out.path().join("latest.json")).unwrap();
+    let c = &run.cells[0];
+    assert!(
+        (150.0..=210.0).contains(&c.throughput_per_s),
+        "paced at 200/s, got {}",
+        c.throughput_per_s
+    );
+    assert!(matches!(c.pacing, leasebench::config::Pacing::Open { .. }));
+}
