@@ -271,6 +271,7 @@ pub async fn explain(config: &Config) -> Result<String> {
         let server = Server::open(target, plan.max_workers(), &plan.pg_settings).await?;
         let r = async {
             let (setup, info) = prepare_server(&server, &plan).await?;
+            eprintln!("leasebench: using {}", server.label);
             let mut text = String::new();
             for strategy in &plan.strategies {
                 for index in &plan.indexes {
