@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use leasebench::config::{Config, Mode, Pacing, Plan};
 use leasebench::pg::{self, Server};
-use leasebench::results::{self, Environment, RunResult};
+use leasebench::results::{self, RunResult};
 use leasebench::workload::{CellSession, CellSpec, Interrupt, Until};
 
 struct Scenario {
@@ -137,19 +137,7 @@ fn main() {
         .without_plots()
         .configure_from_args();
 
-    let mut run = RunResult {
-        schema_version: results::SCHEMA_VERSION,
-        run_id: results::new_run_id(),
-        started_at: results::now_rfc3339(),
-        finished_at: String::new(),
-        wall_time_s: 0.0,
-        partial: false,
-        stopped_because: None,
-        config: config.redacted(),
-        environment: Environment::detect(),
-        servers: Vec::new(),
-        cells: Vec::new(),
-    };
+    let mut run = RunResult::begin(&config);
     let mut failure = None;
     for target in &targets {
         let server = match rt.block_on(Server::open(target, plan.max_workers(), &plan.pg_settings))
@@ -245,16 +233,10 @@ fn main() {
             break;
         }
     }
-    run.finished_at = results::now_rfc3339();
-    run.wall_time_s = wall.elapsed().as_secs_f64();
-    run.environment.peak_rss_bytes = results::peak_rss_bytes();
     if interrupt.is_set() && failure.is_none() {
         failure = Some("interrupted (Ctrl-C)".into());
     }
-    if let Some(f) = &failure {
-        run.partial = true;
-        run.stopped_because = Some(f.clone());
-    }
+    run.end(wall, failure.clone());
     report(&run, &plan);
     eprintln!(
         "skip_locked: bench wall time {:.1} s",

@@ -296,6 +296,35 @@ pub fn to_csv(run: &RunResult) -> Result<Vec<u8>> {
 }
 
 impl RunResult {
+    /// An empty result for a run of `config` starting now.
+    pub fn begin(config: &Config) -> RunResult {
+        RunResult {
+            schema_version: SCHEMA_VERSION,
+            run_id: new_run_id(),
+            started_at: now_rfc3339(),
+            finished_at: String::new(),
+            wall_time_s: 0.0,
+            partial: false,
+            stopped_because: None,
+            config: config.redacted(),
+            environment: Environment::detect(),
+            servers: Vec::new(),
+            cells: Vec::new(),
+        }
+    }
+
+    /// Stamp the end: finish time, wall time, peak memory, and why the run
+    /// stopped early (marking it partial) if it did.
+    pub fn end(&mut self, started: std::time::Instant, stopped_because: Option<String>) {
+        self.finished_at = now_rfc3339();
+        self.wall_time_s = started.elapsed().as_secs_f64();
+        self.environment.peak_rss_bytes = peak_rss_bytes();
+        if stopped_because.is_some() {
+            self.partial = true;
+            self.stopped_because = stopped_because;
+        }
+    }
+
     /// Write `<dir>/<run-id>.json` and `.csv`, and copy them to `latest.*`.
     pub fn save(&self, dir: &Path) -> Result<Saved> {
         std::fs::create_dir_all(dir).map_err(|e| Error::file("cannot create", dir, e))?;

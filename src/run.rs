@@ -13,7 +13,7 @@ use crate::config::{Config, Mode, Plan};
 use crate::error::{Error, Result};
 use crate::observe::{self, ServerInfo};
 use crate::pg::{self, Server, Target};
-use crate::results::{self, CellResult, Environment, RunResult, Saved};
+use crate::results::{self, CellResult, RunResult, Saved};
 use crate::schema;
 use crate::workload::{run_cell, CellSpec, Interrupt};
 
@@ -90,19 +90,7 @@ pub async fn run(config: &Config, interrupt: &Interrupt, ui: Ui) -> Result<RunOu
         ));
     }
     let t0 = Instant::now();
-    let mut result = RunResult {
-        schema_version: results::SCHEMA_VERSION,
-        run_id: results::new_run_id(),
-        started_at: results::now_rfc3339(),
-        finished_at: String::new(),
-        wall_time_s: 0.0,
-        partial: false,
-        stopped_because: None,
-        config: config.redacted(),
-        environment: Environment::detect(),
-        servers: Vec::new(),
-        cells: Vec::new(),
-    };
+    let mut result = RunResult::begin(config);
     let mut failure: Option<Error> = None;
     for target in &targets {
         if interrupt.is_set() {
@@ -129,16 +117,12 @@ pub async fn run(config: &Config, interrupt: &Interrupt, ui: Ui) -> Result<RunOu
             ui.say("leasebench: throwaway cluster stopped and removed");
         }
     }
-    result.finished_at = results::now_rfc3339();
-    result.wall_time_s = t0.elapsed().as_secs_f64();
-    result.environment.peak_rss_bytes = results::peak_rss_bytes();
-    if interrupt.is_set() {
-        result.partial = true;
-        result.stopped_because = Some("interrupted (Ctrl-C)".into());
-    } else if let Some(e) = &failure {
-        result.partial = true;
-        result.stopped_because = Some(error_chain(e));
-    }
+    let stopped_because = if interrupt.is_set() {
+        Some("interrupted (Ctrl-C)".to_string())
+    } else {
+        failure.as_ref().map(|e| error_chain(e))
+    };
+    result.end(t0, stopped_because);
     // An error before any cell ran (bad server, bad schema) saves nothing.
     if result.cells.is_empty() {
         if let Some(e) = failure {

@@ -98,25 +98,7 @@ fn zero_setup_run_writes_table_json_csv_and_cleans_up() {
 
 #[test]
 fn items_mode_processes_each_item_exactly_once() {
-    let out = tempfile::tempdir().unwrap();
-    let o = run_cli(
-        &[
-            "run",
-            "--items",
-            "400",
-            "--workers",
-            "1,10",
-            "--work-ms",
-            "5",
-            "--no-progress",
-            "--out",
-            out.path().to_str().unwrap(),
-        ],
-        &[],
-        Duration::from_secs(120),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let run = RunResult::load(&out.path().join("latest.json")).unwrap();
+    let (run, _) = run_ok(&["--items", "400", "--workers", "1,10", "--work-ms", "5"]);
     for cell in &run.cells {
         assert_eq!(cell.completed, 400, "{:?}", cell.notes);
         assert_eq!(cell.audit.seeded, 400);
@@ -131,25 +113,14 @@ fn items_mode_processes_each_item_exactly_once() {
 
 #[test]
 fn unsafe_strategy_double_leases_are_counted() {
-    let out = tempfile::tempdir().unwrap();
-    let o = run_cli(
-        &[
-            "run",
-            "--strategy",
-            "select_update_autocommit",
-            "--workers",
-            "20",
-            "--duration",
-            "2s",
-            "--no-progress",
-            "--out",
-            out.path().to_str().unwrap(),
-        ],
-        &[],
-        Duration::from_secs(120),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let run = RunResult::load(&out.path().join("latest.json")).unwrap();
+    let (run, _) = run_ok(&[
+        "--strategy",
+        "select_update_autocommit",
+        "--workers",
+        "20",
+        "--duration",
+        "2s",
+    ]);
     let cell = &run.cells[0];
     assert!(cell.audit.double_leased > 0, "{:?}", cell.audit);
     assert!(!cell.audit.examples_double_leased.is_empty());
@@ -230,25 +201,7 @@ fn cross_version_sweep() {
 /// from each lease's intended start (so it can only be >= service time).
 #[test]
 fn open_loop_rate_is_held() {
-    let out = tempfile::tempdir().unwrap();
-    let o = run_cli(
-        &[
-            "run",
-            "--rate",
-            "200",
-            "--workers",
-            "4",
-            "--duration",
-            "2s",
-            "--no-progress",
-            "--out",
-            out.path().to_str().unwrap(),
-        ],
-        &[],
-        Duration::from_secs(120),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let run = RunResult::load(&out.path().join("latest.json")).unwrap();
+    let (run, _) = run_ok(&["--rate", "200", "--workers", "4", "--duration", "2s"]);
     let c = &run.cells[0];
     assert!(
         (150.0..=210.0).contains(&c.throughput_per_s),

@@ -129,3 +129,23 @@ pub fn assert_one_line_error(o: &Output, code: i32, needle: &str) {
         lines[0]
     );
 }
+
+/// `leasebench run ARGS --no-progress --out <temp>`: must succeed, must
+/// leave no cluster behind; returns the saved result and the output.
+pub fn run_ok(args: &[&str]) -> (leasebench::results::RunResult, Output) {
+    let out = tempfile::tempdir().unwrap();
+    let mut all = vec![
+        "run",
+        "--no-progress",
+        "--out",
+        out.path().to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let o = run_cli(&all, &[], Duration::from_secs(180));
+    assert!(o.status.success(), "{all:?}: {}", stderr(&o));
+    for d in announced_cluster_dirs(&stderr(&o)) {
+        assert_cleaned_up(&d);
+    }
+    let run = leasebench::results::RunResult::load(&out.path().join("latest.json")).unwrap();
+    (run, o)
+}
