@@ -11,6 +11,22 @@ use leasebench::results::RunResult;
 
 const T: Duration = Duration::from_secs(120);
 
+async fn count(db: &tokio_postgres::Client, sql: &str) -> i64 {
+    db.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// `leasebench ARGS` against the server at `url`, off the async runtime.
+async fn run_against(url: &str, args: &[&str]) -> std::process::Output {
+    let url = url.to_string();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        run_cli(&args, &[("DATABASE_URL", &url)], T)
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn existing_server_touches_only_its_own_schema_and_hides_the_password() {
     let c = cluster(60).await;
@@ -26,37 +42,36 @@ async fn existing_server_touches_only_its_own_schema_and_hides_the_password() {
     let out = tempfile::tempdir().unwrap();
     let secret = "s3cret-Pa55word";
     let url = url_with_secret(&c, secret);
-    let o = tokio::task::spawn_blocking({
-        let out = out.path().to_str().unwrap().to_string();
-        let url = url.clone();
-        move || {
-            run_cli(
-                &[
-                    "run",
-                    "--workers",
-                    "1,3",
-                    "--duration",
-                    "1s",
-                    "--no-progress",
-                    "--out",
-                    &out,
-                ],
-                &[("DATABASE_URL", &url)],
-                T,
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let out_s = out.path().to_str().unwrap();
+    let o = run_against(
+        &url,
+        &[
+            "run",
+            "--workers",
+            "1,3",
+            "--duration",
+            "1s",
+            "--no-progress",
+            "--out",
+            out_s,
+        ],
+    )
+    .await;
     assert!(o.status.success(), "{}", stderr(&o));
     let all_output = format!("{}{}", stdout(&o), stderr(&o));
     assert!(
         !all_output.contains(secret),
         "password printed: {all_output}"
     );
+    // Results and plots (SVG text, PNG bytes) alike.
     for f in std::fs::read_dir(out.path()).unwrap() {
-        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
-        assert!(!text.contains(secret), "password in results");
+        let path = f.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "password in {}",
+            path.display()
+        );
     }
     let run = RunResult::load(&out.path().join("latest.json")).unwrap();
     assert_eq!(run.cells.len(), 2);
@@ -68,26 +83,15 @@ async fn existing_server_touches_only_its_own_schema_and_hides_the_password() {
         .unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0].get::<_, String>(1), "mine");
-    let cols: i64 = db
-        .query_one("SELECT count(*) FROM information_schema.columns WHERE table_schema='public' AND table_name='due_work'", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let cols = count(&db, "SELECT count(*) FROM information_schema.columns WHERE table_schema='public' AND table_name='due_work'").await;
     assert_eq!(cols, 2, "public.due_work altered");
-    let public_tables: i64 = db
-        .query_one(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let public_tables = count(
+        &db,
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+    )
+    .await;
     assert_eq!(public_tables, 1, "leasebench created something in public");
-    let jobs: i64 = db
-        .query_one("SELECT count(*) FROM app.jobs", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let jobs = count(&db, "SELECT count(*) FROM app.jobs").await;
     assert_eq!(jobs, 1);
     // leasebench's schema is marked as its own, and a second run reuses it.
     let comment: String = db
@@ -101,43 +105,45 @@ async fn existing_server_touches_only_its_own_schema_and_hides_the_password() {
     assert_eq!(comment, leasebench::schema::MARKER);
 
     // A schema leasebench did not create is refused and left alone.
-    let o = tokio::task::spawn_blocking({
-        let out = out.path().to_str().unwrap().to_string();
-        move || {
-            run_cli(
-                &[
-                    "run",
-                    "--schema",
-                    "app",
-                    "--workers",
-                    "1",
-                    "--duration",
-                    "1s",
-                    "--out",
-                    &out,
-                ],
-                &[("DATABASE_URL", &url)],
-                T,
-            )
-        }
-    })
-    .await
-    .unwrap();
+    let o = run_against(
+        &url,
+        &[
+            "run",
+            "--schema",
+            "app",
+            "--workers",
+            "1",
+            "--duration",
+            "1s",
+            "--out",
+            out_s,
+        ],
+    )
+    .await;
     assert_one_line_error(&o, 1, "was not created by leasebench");
-    let jobs: i64 = db
-        .query_one("SELECT count(*) FROM app.jobs", &[])
-        .await
-        .unwrap()
-        .get(0);
+    // ... while its own schema is reused by a second run.
+    let again = run_against(
+        &url,
+        &[
+            "run",
+            "--workers",
+            "2",
+            "--duration",
+            "1s",
+            "--no-progress",
+            "--out",
+            out_s,
+        ],
+    )
+    .await;
+    assert!(again.status.success(), "{}", stderr(&again));
+    let jobs = count(&db, "SELECT count(*) FROM app.jobs").await;
     assert_eq!(jobs, 1);
-    let app_tables: i64 = db
-        .query_one(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'app'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let app_tables = count(
+        &db,
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'app'",
+    )
+    .await;
     assert_eq!(app_tables, 1);
     drop(db);
     c.stop().unwrap();
@@ -148,24 +154,12 @@ async fn more_workers_than_the_server_allows_is_a_clear_error() {
     let c = cluster(20).await;
     let url = url_with_secret(&c, "x");
     let out = tempfile::tempdir().unwrap();
-    let out_s = out.path().to_str().unwrap().to_string();
-    let o = tokio::task::spawn_blocking(move || {
-        run_cli(
-            &[
-                "run",
-                "--workers",
-                "50",
-                "--duration",
-                "1s",
-                "--out",
-                &out_s,
-            ],
-            &[("DATABASE_URL", &url)],
-            T,
-        )
-    })
-    .await
-    .unwrap();
+    let out_s = out.path().to_str().unwrap();
+    let o = run_against(
+        &url,
+        &["run", "--workers", "50", "--duration", "1s", "--out", out_s],
+    )
+    .await;
     assert_one_line_error(&o, 2, "--workers 50 needs 54 connections");
     c.stop().unwrap();
 }
@@ -187,16 +181,12 @@ async fn wrong_password_is_a_clear_error() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let url = url_with_secret(&c, "wrong-one");
     let out = tempfile::tempdir().unwrap();
-    let out_s = out.path().to_str().unwrap().to_string();
-    let o = tokio::task::spawn_blocking(move || {
-        run_cli(
-            &["run", "--workers", "1", "--duration", "1s", "--out", &out_s],
-            &[("DATABASE_URL", &url)],
-            T,
-        )
-    })
-    .await
-    .unwrap();
+    let out_s = out.path().to_str().unwrap();
+    let o = run_against(
+        &url,
+        &["run", "--workers", "1", "--duration", "1s", "--out", out_s],
+    )
+    .await;
     assert_one_line_error(&o, 2, "password authentication failed");
     assert!(!stderr(&o).contains("wrong-one"));
     drop(db);
