@@ -222,6 +222,11 @@ pub async fn reset_cell(
         })?;
     }
     let range = insert_items(client, items).await?;
+    // Report the inserts before VACUUM sets the live-tuple count, or they
+    // would be added on top of it later (Postgres 15+; ignored before).
+    let _ = client
+        .batch_execute("SELECT pg_stat_force_next_flush()")
+        .await;
     client
         .batch_execute("VACUUM (ANALYZE) due_work")
         .await
