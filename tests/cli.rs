@@ -26,7 +26,8 @@ fn zero_setup_run_writes_table_json_csv_and_cleans_up() {
     let (so, se) = (stdout(&o), stderr(&o));
     assert!(o.status.success(), "stdout: {so}\nstderr: {se}");
     // The table: header plus one row per worker count.
-    let lines: Vec<&str> = so.lines().collect();
+    let lines: Vec<&str> = so.lines().take_while(|l| !l.is_empty()).collect();
+    assert!(so.contains("lease plans"), "{so}");
     assert!(
         lines[0].contains("leases/s") && lines[0].contains("p95 ms") && lines[0].contains("double")
     );
