@@ -60,18 +60,21 @@ pub fn render(run: &RunResult) -> String {
         .cells
         .iter()
         .any(|c| c.scenario != run.cells[0].scenario);
+    // The strategy, and the scenario when a run has several (the bench).
+    let strategy_label = |c: &crate::results::CellResult| {
+        if several_scenarios {
+            format!("{} ({})", c.strategy, c.scenario)
+        } else {
+            c.strategy.clone()
+        }
+    };
     let rows: Vec<Vec<String>> = run
         .cells
         .iter()
         .map(|c| {
-            let strategy = if several_scenarios {
-                format!("{} ({})", c.strategy, c.scenario)
-            } else {
-                c.strategy.clone()
-            };
             vec![
                 short_version(&c.pg_version).to_string(),
-                strategy,
+                strategy_label(c),
                 c.index.clone(),
                 c.workers.to_string(),
                 format!("{:.1}", c.throughput_per_s),
@@ -115,7 +118,7 @@ pub fn render(run: &RunResult) -> String {
             c.plans.iter().map(move |p| {
                 vec![
                     short_version(&c.pg_version).to_string(),
-                    c.strategy.clone(),
+                    strategy_label(c),
                     c.index.clone(),
                     c.workers.to_string(),
                     p.when.clone(),

@@ -313,11 +313,16 @@ impl<'a> CellSession<'a> {
         })
     }
 
-    /// Add `n` due items (outside any measured time).
+    /// Add `n` due items (outside any measured time). A cell that started
+    /// empty takes its "fresh" plan after its first seeding.
     pub async fn seed(&mut self, n: u64) -> Result<()> {
         if n > 0 {
             let r = schema::insert_items(self.setup, n).await?;
             self.seeded.push((r.first, r.last));
+            if self.plans.is_empty() {
+                self.plans
+                    .push(plan::capture(self.server, &self.spec, "fresh").await?);
+            }
         }
         Ok(())
     }
