@@ -54,6 +54,10 @@ pub struct Audit {
     pub double_leased: u64,
     /// Leases of an item whose earlier lease had expired uncompleted.
     pub re_leased: u64,
+    /// Leases of an item a worker had already completed (handed out again
+    /// after it was done).
+    #[serde(default)]
+    pub leased_after_completion: u64,
     /// Seeded items neither completed nor recoverable (not pending, not
     /// under a lease live or expired), or completed by a worker but not
     /// `completed` in the table.
@@ -129,6 +133,8 @@ pub fn audit(
                     double = true;
                 } else if !live_done {
                     a.re_leased += 1;
+                } else if !rules.consume {
+                    a.leased_after_completion += 1;
                 }
             }
             let end = if rules.consume {
@@ -142,7 +148,7 @@ pub fn audit(
                 live_until = end;
                 live_done = e.done_us != NOT_DONE;
             }
-            if e.done_us != NOT_DONE || rules.consume {
+            if e.done_us != NOT_DONE {
                 completed = true;
             }
             j += 1;
@@ -182,17 +188,20 @@ pub fn audit(
                 state,
                 FinalState::Pending | FinalState::Leased | FinalState::Expired
             );
-            // Where completion (or the lease) removes the row, "gone" is
-            // what completed looks like in the table.
-            let gone_means_done = rules.consume || rules.completes_by_delete;
-            let done_in_table = if gone_means_done {
-                state == FinalState::Missing || state == FinalState::Completed
-            } else {
-                state == FinalState::Completed
+            // Where completion removes the row, "gone" is what completed
+            // looks like: a leased item can only have left by its
+            // completion (whose answer a fault may have lost). Where the
+            // lease itself consumes the row, gone is done only if a worker
+            // got it and did not drop it.
+            let leased = seen.contains_key(&id);
+            let done_in_table = match state {
+                FinalState::Completed => true,
+                FinalState::Missing if rules.consume => by_worker,
+                FinalState::Missing => rules.completes_by_delete && leased,
+                _ => false,
             };
             let lost = !done_in_table && (by_worker || !recoverable);
-            let lost = lost || (gone_means_done && state == FinalState::Missing && !by_worker);
-            if done_in_table && !by_worker && !(gone_means_done && state == FinalState::Missing) {
+            if done_in_table && !by_worker {
                 a.completed_unseen += 1;
             }
             if lost {
@@ -314,12 +323,37 @@ mod tests {
             consume: true,
             ..RULES
         };
-        let mut events = vec![ev(1, 0, 0, 10, NOT_DONE)];
+        // The worker marks a consumed item done when it gets it; item 4 was
+        // consumed and then dropped by a crashing worker (at-most-once).
+        let mut events = vec![ev(1, 0, 0, 10, 10), ev(4, 1, 0, 12, NOT_DONE)];
         let table = HashMap::from([(3, FinalState::Pending)]);
-        let a = audit(&[(1, 3)], &mut events, &table, rules);
+        let a = audit(&[(1, 4)], &mut events, &table, rules);
         // 1 consumed; 2 gone without anyone taking it; 3 still queued.
-        assert_eq!(a.lost, 1);
-        assert_eq!(a.examples_lost, vec![2]);
+        assert_eq!(a.lost, 2);
+        assert_eq!(a.examples_lost, vec![2, 4]);
         assert_eq!(a.completed_by_workers, 1);
+    }
+
+    #[test]
+    fn leasing_a_completed_item_is_counted() {
+        let mut events = vec![ev(1, 0, 0, 10, 20), ev(1, 1, 30, 40, 50)];
+        let table = HashMap::from([(1, FinalState::Completed)]);
+        let a = audit(&[(1, 1)], &mut events, &table, RULES);
+        assert_eq!(
+            (a.leased_after_completion, a.double_leased, a.re_leased),
+            (1, 0, 0)
+        );
+    }
+
+    #[test]
+    fn deleted_on_completion_with_a_lost_answer_is_not_lost() {
+        let rules = Rules {
+            completes_by_delete: true,
+            ..RULES
+        };
+        // Item 1 was leased, its DELETE committed, the answer was lost.
+        let mut events = vec![ev(1, 0, 0, 10, NOT_DONE)];
+        let a = audit(&[(1, 1)], &mut events, &HashMap::new(), rules);
+        assert_eq!((a.lost, a.completed_unseen), (0, 1));
     }
 }

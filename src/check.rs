@@ -812,6 +812,7 @@ pub(crate) mod tests {
             plans: Vec::new(),
             notes: Vec::new(),
             chaos: Default::default(),
+            stale_completions: 0,
             partial: false,
         }
     }

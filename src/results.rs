@@ -166,6 +166,9 @@ pub struct CellResult {
     /// Query plans of the lease statement (fresh table, after the run).
     #[serde(default)]
     pub plans: Vec<crate::plan::PlanCapture>,
+    /// Completions that matched no row (their lease had expired).
+    #[serde(default)]
+    pub stale_completions: u64,
     /// What `--chaos` did.
     #[serde(default)]
     pub chaos: crate::workload::driver::ChaosReport,

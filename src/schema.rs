@@ -231,6 +231,23 @@ pub async fn reset_cell(
         .batch_execute("VACUUM (ANALYZE) due_work")
         .await
         .map_err(|e| Error::db("cannot vacuum due_work", e))?;
+    // A strategy's side tables (filled by its triggers) get statistics too.
+    let side = client
+        .query(
+            "SELECT quote_ident(tablename) FROM pg_tables
+              WHERE schemaname = current_schema()
+                AND tablename NOT IN ('due_work', 'leasebench_migrations')",
+            &[],
+        )
+        .await
+        .map_err(|e| Error::db("cannot list the schema's tables", e))?;
+    for t in side {
+        let name: String = t.get(0);
+        client
+            .batch_execute(&format!("ANALYZE {name}"))
+            .await
+            .map_err(|e| Error::db(format!("cannot analyze {name}"), e))?;
+    }
     // Flush the seeding's dirty pages so the cell does not pay for them;
     // needs superuser or pg_checkpoint, so it is best effort.
     let _ = client.batch_execute("CHECKPOINT").await;

@@ -23,7 +23,8 @@
 //! UPDATE due_work SET status = 'completed' WHERE id = $1;
 //! -- @release            (optional: run when a lease is abandoned, e.g. unlock)
 //! -- @rescue             (optional: run every so often to make expired leases
-//! --                      available again; default resets expired `running` rows)
+//! --                      available again; default resets expired `running` rows;
+//! --                      an empty section means no rescuer)
 //! ```
 //!
 //! A statement ends at a `;` that ends a line. The first lease statement
@@ -70,6 +71,9 @@ pub struct Strategy {
     pub release: Vec<String>,
     #[serde(default)]
     pub rescue: Vec<String>,
+    /// The file has a `@rescue` section (an empty one means: no rescuer).
+    #[serde(default)]
+    pub rescue_given: bool,
     /// Where it came from (`sql/strategies/x.sql` or the user's path).
     pub source: String,
 }
@@ -94,7 +98,7 @@ impl Strategy {
                 })
                 .collect()
         };
-        let rescue = if self.rescue.is_empty() && !self.consume {
+        let rescue = if !self.rescue_given && !self.consume {
             vec![DEFAULT_RESCUE.to_string()]
         } else {
             fill(&self.rescue)
@@ -291,6 +295,7 @@ pub fn parse_strategy(text: &str, path: &Path) -> Result<Strategy, ParseError> {
         complete: Vec::new(),
         release: Vec::new(),
         rescue: Vec::new(),
+        rescue_given: false,
         source: path.display().to_string(),
     };
     let mut saw_safe = false;
@@ -333,7 +338,10 @@ pub fn parse_strategy(text: &str, path: &Path) -> Result<Strategy, ParseError> {
             "lease" => s.lease = stmts,
             "complete" => s.complete = stmts,
             "release" => s.release = stmts,
-            "rescue" => s.rescue = stmts,
+            "rescue" => {
+                s.rescue = stmts;
+                s.rescue_given = true;
+            }
             other => {
                 return Err(ParseError(format!(
                 "unknown section `-- @{other}`; use @setup, @lease, @complete, @release, @rescue"
@@ -499,6 +507,22 @@ mod tests {
             .unwrap_err()
             .0
             .contains("@complete"));
+    }
+
+    #[test]
+    fn empty_rescue_section_means_no_rescuer() {
+        let base = "-- safe: true\n-- @lease\nSELECT 1 AS id;\n-- @complete\nSELECT 1;\n";
+        let default = parse_strategy(base, Path::new("a.sql")).unwrap();
+        assert_eq!(
+            default.render(1, 1).rescue,
+            vec![DEFAULT_RESCUE.to_string()]
+        );
+        let none = parse_strategy(
+            &format!("{base}-- @rescue\n-- nothing expires\n"),
+            Path::new("b.sql"),
+        )
+        .unwrap();
+        assert!(none.render(1, 1).rescue.is_empty());
     }
 
     #[test]

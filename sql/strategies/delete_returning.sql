@@ -14,9 +14,10 @@
 --
 -- Exactly-once delivery, at-most-once processing: a worker that dies after
 -- the DELETE commits loses the item (nobody else will see it). leasebench
--- counts a consumed item as done when the lease returns it, so --chaos
--- abandon cannot show that loss; the shape is "safe" only in the sense of
--- never handing one item to two workers.
+-- counts a consumed item as done when the lease returns it to a worker that
+-- goes on; under --chaos abandon the dropped items are counted lost, which
+-- is this shape's real behaviour. "safe" here means it never hands one item
+-- to two workers.
 --
 -- Differs from pgmq: pgmq walks `vt <= clock_timestamp() ORDER BY msg_id`
 -- with a CTE and DELETE ... USING; this keeps leasebench's due-work

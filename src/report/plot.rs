@@ -1530,6 +1530,7 @@ mod tests {
             plans: Vec::new(),
             notes: Vec::new(),
             chaos: Default::default(),
+            stale_completions: 0,
             partial: false,
         }
     }

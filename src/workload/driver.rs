@@ -493,11 +493,12 @@ impl<'a> CellSession<'a> {
         let mut events: Vec<LeaseEvent> =
             Vec::with_capacity(outs.iter().map(|o| o.events.len()).sum());
         let mut errors = [0u64; ErrorClass::ALL.len()];
-        let (mut leased, mut completed, mut empty, mut calls) = (0, 0, 0, 0);
+        let (mut leased, mut completed, mut empty, mut calls, mut stale) = (0, 0, 0, 0, 0);
         let mut last_error = None;
         for o in &mut outs {
             self.chaos.abandoned += o.abandoned;
             self.chaos.reconnects += o.reconnects;
+            stale += o.stale_completions;
             rec.merge(&o.rec);
             events.append(&mut o.events);
             for (a, b) in errors.iter_mut().zip(o.errors.iter()) {
@@ -528,10 +529,37 @@ impl<'a> CellSession<'a> {
         let secs = self.measured.as_secs_f64().max(1e-9);
         let errors_total: u64 = errors.iter().sum();
         let mut notes = Vec::new();
-        let queue_ran_dry = matches!(spec.mode, Mode::Duration(_)) && empty > 0;
+        // Dry: the producer saw fewer items queued than the workers could
+        // take in one round. Empty polls with a full queue mean every
+        // candidate was locked by others (or a re-check failed).
+        let per_lease = if spec.strategy.batch {
+            spec.batch as u64
+        } else {
+            1
+        };
+        let queue_ran_dry = matches!(spec.mode, Mode::Duration(_))
+            && empty > 0
+            && prod
+                .min_queued
+                .is_some_and(|m| m < spec.workers as u64 * per_lease);
         if queue_ran_dry {
             notes.push(format!(
                 "the queue ran dry: {empty} lease calls found nothing (the producer fell behind)"
+            ));
+        } else if matches!(spec.mode, Mode::Duration(_)) && empty > 0 {
+            notes.push(format!(
+                "{empty} lease calls found nothing while items were queued (every candidate locked by another worker, or the re-check failed)"
+            ));
+        }
+        if stale > 0 {
+            notes.push(format!(
+                "{stale} completions matched no row (their lease had expired and the item moved on)"
+            ));
+        }
+        if audit.leased_after_completion > 0 {
+            notes.push(format!(
+                "{} leases handed out an item that was already completed",
+                audit.leased_after_completion
             ));
         }
         if self.timed_out {
@@ -542,10 +570,10 @@ impl<'a> CellSession<'a> {
         }
         self.chaos.rescued = prod.rescued;
         if self.finished_by_table {
-            notes.push(
-                "every item was done in the table before the workers counted it (a fault lost some answers)"
-                    .into(),
-            );
+            notes.push(format!(
+                "no row was left to process when the workers had counted {completed} of {} completions (the rest were lost, or their answers were)",
+                audit.seeded
+            ));
         }
         if let Some(e) = &prod.error {
             notes.push(format!("producer error: {e}"));
@@ -600,6 +628,7 @@ impl<'a> CellSession<'a> {
             audit,
             plans: std::mem::take(&mut self.plans),
             chaos: std::mem::take(&mut self.chaos),
+            stale_completions: stale,
             notes,
             partial: self.interrupted,
         })

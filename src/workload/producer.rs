@@ -21,6 +21,8 @@ pub struct ProducerOut {
     pub refills: u64,
     /// Rows the rescue statement made available again.
     pub rescued: u64,
+    /// The fewest items queued (produced minus leased) seen while refilling.
+    pub min_queued: Option<u64>,
     pub error: Option<String>,
 }
 
@@ -64,6 +66,7 @@ pub async fn run(ctx: ProducerCtx, client: Client) -> ProducerOut {
                 .map(|s| s.leased.load(Ordering::Relaxed))
                 .sum();
             let queued = produced.saturating_sub(leased);
+            out.min_queued = Some(out.min_queued.map_or(queued, |m| m.min(queued)));
             if queued < depth / 2 {
                 busy = true;
                 match insert_items(c, depth - queued).await {

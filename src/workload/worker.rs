@@ -55,6 +55,10 @@ pub struct WorkerOut {
     pub abandoned: u64,
     /// Times the worker replaced a lost connection.
     pub reconnects: u64,
+    /// Completions that matched no row (the lease had expired meanwhile).
+    pub stale_completions: u64,
+    /// When the current connection last answered (µs since the epoch).
+    pub last_ok_us: u64,
 }
 
 /// A strategy's statements prepared on one connection.
@@ -182,11 +186,18 @@ impl Prepared {
         }
     }
 
-    async fn complete(&self, client: &Client, ids: &Vec<i64>) -> Result<(), tokio_postgres::Error> {
+    /// Complete; returns the rows the first complete statement touched.
+    async fn complete(
+        &self,
+        client: &Client,
+        ids: &Vec<i64>,
+    ) -> Result<u64, tokio_postgres::Error> {
+        let mut first = None;
         for stmt in &self.complete {
-            self.exec_with_ids(client, stmt, ids).await?;
+            let n = self.exec_with_ids(client, stmt, ids).await?;
+            first.get_or_insert(n);
         }
-        Ok(())
+        Ok(first.unwrap_or(1))
     }
 
     /// Give up a lease without completing it (e.g. unlock).
@@ -369,6 +380,7 @@ async fn run_batch(
             }
             Ok(()) => {
                 let got = Instant::now();
+                out.last_ok_us = us(got - epoch);
                 backoff = Duration::ZERO;
                 out.rec.record(Metric::Lease, us(got - t0));
                 out.lease_calls += 1;
@@ -392,43 +404,64 @@ async fn run_batch(
                 if !ctx.work.is_zero() {
                     tokio::time::sleep(ctx.work).await;
                 }
+                let n_ev = out.events.len();
                 if ctx.abandon_pct > 0.0 && rng.percent() < ctx.abandon_pct {
-                    // As if the worker crashed holding the lease.
+                    // As if the worker crashed holding the lease. A consumed
+                    // item is gone with it; a released lease ended when the
+                    // release was sent (the server may free it before it
+                    // answers).
                     out.abandoned += ids.len() as u64;
+                    let release_sent = us(epoch.elapsed());
+                    if prepared.consume {
+                        for e in &mut out.events[n_ev - ids.len()..] {
+                            e.ended_us = got_us;
+                        }
+                    }
                     match prepared.release(client, ids).await {
                         Ok(true) => {
-                            let ended = us(epoch.elapsed());
-                            let n = out.events.len();
-                            for e in &mut out.events[n - ids.len()..] {
-                                e.ended_us = ended;
+                            out.last_ok_us = us(epoch.elapsed());
+                            for e in &mut out.events[n_ev - ids.len()..] {
+                                e.ended_us = e.ended_us.min(release_sent);
                             }
                         }
                         Ok(false) => {}
                         Err(e) => {
                             note_error(out, &e);
                             if client.is_closed() {
-                                reconnect(ctx, client, prepared, out, epoch).await;
+                                reconnect(ctx, client, prepared, out).await;
                             }
                         }
                     }
                     continue;
                 }
-                if !prepared.consume {
+                if prepared.consume {
+                    // The lease was the consumption.
+                    for e in &mut out.events[n_ev - ids.len()..] {
+                        e.done_us = got_us;
+                    }
+                } else {
                     let c0 = Instant::now();
                     match prepared.complete(client, ids).await {
-                        Ok(()) => {
+                        Ok(0) => {
+                            // The completion matched no row: the lease had
+                            // expired and the item moved on. Not done here.
+                            out.last_ok_us = us(epoch.elapsed());
+                            out.stale_completions += ids.len() as u64;
+                            continue;
+                        }
+                        Ok(_) => {
                             let done = Instant::now();
                             out.rec.record(Metric::Complete, us(done - c0));
                             let done_us = us(done - epoch);
-                            let n = out.events.len();
-                            for e in &mut out.events[n - ids.len()..] {
+                            out.last_ok_us = done_us;
+                            for e in &mut out.events[n_ev - ids.len()..] {
                                 e.done_us = done_us;
                             }
                         }
                         Err(e) => {
                             note_error(out, &e);
                             if client.is_closed() {
-                                reconnect(ctx, client, prepared, out, epoch).await;
+                                reconnect(ctx, client, prepared, out).await;
                             }
                             continue;
                         }
@@ -445,7 +478,7 @@ async fn run_batch(
             Err(e) => {
                 note_error(out, &e);
                 if client.is_closed() {
-                    reconnect(ctx, client, prepared, out, epoch).await;
+                    reconnect(ctx, client, prepared, out).await;
                 } else {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
@@ -466,11 +499,12 @@ async fn reconnect(
     client: &mut deadpool_postgres::Object,
     prepared: &mut Prepared,
     out: &mut WorkerOut,
-    epoch: Instant,
 ) {
     out.reconnects += 1;
     if ctx.strategy.lease_ends_with_connection {
-        let ended = us(epoch.elapsed());
+        // The connection (and its session locks) may have died any time
+        // after its last answer.
+        let ended = out.last_ok_us;
         for e in out.events.iter_mut().rev() {
             if e.done_us == NOT_DONE && e.ended_us == NOT_DONE {
                 e.ended_us = ended;
