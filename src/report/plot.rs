@@ -1476,12 +1476,7 @@ fn draw_legend<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::Audit;
-    use crate::config::Config;
     use crate::metrics::{encode, Metric, Recorder, Summary};
-    use crate::observe::CounterDelta;
-    use crate::results::{Environment, SCHEMA_VERSION};
-    use std::collections::BTreeMap;
     use std::time::Duration;
 
     /// A cell whose lease latencies spread from `base_us` upward, growing with workers.
@@ -1494,61 +1489,24 @@ mod tests {
             );
         }
         let h = r.get(Metric::Lease);
-        let mut histograms = BTreeMap::new();
-        histograms.insert("lease".to_string(), encode(h));
-        CellResult {
-            scenario: scenario.into(),
-            pg_version: "17.10 (Debian 17.10-1)".into(),
-            strategy: strategy.into(),
-            index: index.into(),
-            workers,
-            work_ms: 0,
-            lease_ms: 300_000,
-            batch: 10,
-            mode: Mode::Duration(Duration::from_secs(2)),
-            pacing: Pacing::Closed,
-            duration_s: 2.0,
-            leased: 2_000,
-            completed: 2_000,
-            lease_calls: 2_000,
-            throughput_per_s: 1_000.0 * (workers as f64).sqrt(),
-            commits_per_s: 2_000.0,
-            empty_polls: 0,
-            queue_ran_dry: false,
-            errors: BTreeMap::new(),
-            errors_total: 0,
-            lease: Summary::of(h),
-            complete: Summary::default(),
-            cycle: Summary::default(),
-            pickup_lag: Summary::default(),
-            empty_lease: Summary::default(),
-            histograms,
-            server: CounterDelta::default(),
-            wait_events: BTreeMap::new(),
-            wait_samples: 0,
-            audit: Audit::default(),
-            plans: Vec::new(),
-            notes: Vec::new(),
-            chaos: Default::default(),
-            stale_completions: 0,
-            partial: false,
-        }
+        let mut c =
+            crate::check::tests::cell("17.10 (Debian 17.10-1)", scenario, index, workers, 0.0, 0.0);
+        c.strategy = strategy.into();
+        c.mode = Mode::Duration(Duration::from_secs(2));
+        c.duration_s = 2.0;
+        c.leased = 2_000;
+        c.completed = 2_000;
+        c.lease_calls = 2_000;
+        c.throughput_per_s = 1_000.0 * (workers as f64).sqrt();
+        c.lease = Summary::of(h);
+        c.histograms.insert("lease".to_string(), encode(h));
+        c
     }
 
     fn run(cells: Vec<CellResult>) -> RunResult {
-        RunResult {
-            schema_version: SCHEMA_VERSION,
-            run_id: "2026-01-02T030405Z-abcd".into(),
-            started_at: "2026-01-02T03:04:05Z".into(),
-            finished_at: "2026-01-02T03:05:05Z".into(),
-            wall_time_s: 60.0,
-            partial: false,
-            stopped_because: None,
-            config: Config::default(),
-            environment: Environment::default(),
-            servers: Vec::new(),
-            cells,
-        }
+        let mut r = crate::check::tests::run_of(cells);
+        r.run_id = "2026-01-02T030405Z-abcd".into();
+        r
     }
 
     fn sweep(scenario: &str, strategy: &str, index: &str, base_us: u64) -> Vec<CellResult> {
