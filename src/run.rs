@@ -210,8 +210,14 @@ async fn sweep_server(
                 k += 1;
                 if setup.is_closed() {
                     // A --chaos restart took the run's connection (and its
-                    // schema lock) with it.
-                    setup = prepare_server(server, plan).await?.0;
+                    // schema lock) with it; if the server is gone for good,
+                    // the run cannot go on (a runtime failure, not a usage one).
+                    setup = prepare_server(server, plan)
+                        .await
+                        .map_err(|e| {
+                            Error::Cluster(format!("lost the server mid-run: {}", error_chain(&e)))
+                        })?
+                        .0;
                 }
                 let spec = CellSpec::from_plan(plan, "run", &pg_version, strategy, index, workers);
                 let label = format!(
@@ -233,7 +239,14 @@ async fn sweep_server(
                     cell.audit.lost,
                     cell.audit.double_leased
                 ));
+                let lost_server = cell.partial && !interrupt.is_set();
                 result.cells.push(cell);
+                if lost_server {
+                    return Err(Error::Cluster(
+                        "the server went away during a cell; what the workers measured is saved"
+                            .into(),
+                    ));
+                }
             }
         }
     }

@@ -126,3 +126,64 @@ async fn restart_is_refused_on_a_users_server() {
     assert_one_line_error(&o, 2, "--chaos restart restarts only a throwaway cluster");
     c.stop().unwrap();
 }
+
+/// The server dies for good mid-cell (its postmaster is SIGKILLed): the run
+/// stops with a clear message and exit 1, saves what the workers measured
+/// (marked partial), and leaves nothing behind.
+#[test]
+fn a_server_that_dies_stops_the_run_and_saves_what_was_measured() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let out = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .args([
+            "run",
+            "--workers",
+            "4,8",
+            "--duration",
+            "4s",
+            "--no-progress",
+            "--out",
+        ])
+        .arg(out.path())
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    let dirs = announced_cluster_dirs(&first);
+    assert_eq!(dirs.len(), 1, "{first}");
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid_file = std::fs::read_to_string(dirs[0].join("data/postmaster.pid")).unwrap();
+    let pid: i32 = pid_file.lines().next().unwrap().trim().parse().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{rest}");
+    let last = rest.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("leasebench: error: the server went away"),
+        "{rest}"
+    );
+    assert!(!rest.contains("panicked"), "{rest}");
+    assert_cleaned_up(&dirs[0]);
+    let run = leasebench::results::RunResult::load(&out.path().join("latest.json")).unwrap();
+    assert!(run.partial);
+    assert_eq!(run.cells.len(), 1, "only the first cell ran");
+    let c = &run.cells[0];
+    assert!(c.partial && c.leased > 0, "{c:?}");
+    assert!(
+        c.notes.iter().any(|n| n.contains("could not be reached")),
+        "{:?}",
+        c.notes
+    );
+    assert!(c.errors_total > 0);
+}

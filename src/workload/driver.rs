@@ -479,14 +479,29 @@ impl<'a> CellSession<'a> {
             .map_err(|e| Error::Internal(format!("producer panicked: {e}")))?;
         let (wait_events, wait_samples) = (&mut self.sampler).await.unwrap_or_default();
         self.pool.close();
-        let audit_client = self.audit_client().await?;
-        let setup = audit_client.client();
-        observe::wait_backends_gone(setup, &self.pids, Duration::from_secs(3)).await;
-        let after = observe::snapshot(setup).await?;
-        if !self.interrupted {
-            self.plans
-                .push(plan::capture(self.server, &self.spec, "after").await?);
+        // What only the server can tell. If it is gone for good, keep what
+        // the workers measured and say why the rest is missing.
+        let server_side = async {
+            let audit_client = self.audit_client().await?;
+            let setup = audit_client.client();
+            observe::wait_backends_gone(setup, &self.pids, Duration::from_secs(3)).await;
+            let after = observe::snapshot(setup).await?;
+            let plan_after = if self.interrupted {
+                None
+            } else {
+                Some(plan::capture(self.server, &self.spec, "after").await?)
+            };
+            let table = final_states(setup).await?;
+            Ok::<_, Error>((after, plan_after, table))
         }
+        .await;
+        let (after, table, server_lost) = match server_side {
+            Ok((after, plan_after, table)) => {
+                self.plans.extend(plan_after);
+                (after, Some(table), None)
+            }
+            Err(e) => (self.before.clone(), None, Some(crate::run::error_chain(&e))),
+        };
         let spec = &self.spec;
 
         let mut rec = Recorder::default();
@@ -515,20 +530,27 @@ impl<'a> CellSession<'a> {
         drop(outs);
         let mut seeded = self.seeded.clone();
         seeded.extend(prod.ranges.iter().map(|r| (r.first, r.last)));
-        let table = final_states(setup).await?;
-        let audit = audit::audit(
-            &seeded,
-            &mut events,
-            &table,
-            Rules {
-                lease_us: spec.lease_ms * 1000,
-                consume: spec.strategy.consume,
-                completes_by_delete: spec.strategy.completes_by_delete,
-            },
-        );
+        let audit = match &table {
+            Some(table) => audit::audit(
+                &seeded,
+                &mut events,
+                table,
+                Rules {
+                    lease_us: spec.lease_ms * 1000,
+                    consume: spec.strategy.consume,
+                    completes_by_delete: spec.strategy.completes_by_delete,
+                },
+            ),
+            None => audit::Audit::default(),
+        };
         let secs = self.measured.as_secs_f64().max(1e-9);
         let errors_total: u64 = errors.iter().sum();
         let mut notes = Vec::new();
+        if let Some(e) = &server_lost {
+            notes.push(format!(
+                "the server could not be reached after the cell ({e}): latencies are the workers', but there are no server counters and no audit"
+            ));
+        }
         // Dry: the producer saw fewer items queued than the workers could
         // take in one round. Empty polls with a full queue mean every
         // candidate was locked by others (or a re-check failed).
@@ -630,7 +652,7 @@ impl<'a> CellSession<'a> {
             chaos: std::mem::take(&mut self.chaos),
             stale_completions: stale,
             notes,
-            partial: self.interrupted,
+            partial: self.interrupted || server_lost.is_some(),
         })
     }
 }
