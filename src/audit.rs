@@ -41,6 +41,10 @@ pub enum FinalState {
     Missing,
 }
 
+fn yes() -> bool {
+    true
+}
+
 /// The audit of one cell.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Audit {
@@ -74,6 +78,10 @@ pub struct Audit {
     pub final_completed: u64,
     pub final_failed: u64,
     pub final_missing: u64,
+    /// False when the audit could not run (the server was gone): the
+    /// counts above are then unknown, not zero.
+    #[serde(default = "yes")]
+    pub audited: bool,
     /// Ids of the first few lost / double-leased items, to look at.
     pub examples_lost: Vec<i64>,
     pub examples_double_leased: Vec<i64>,
@@ -114,6 +122,7 @@ pub fn audit(
 ) -> Audit {
     let mut a = Audit {
         leases: events.len() as u64,
+        audited: true,
         ..Audit::default()
     };
     events.sort_unstable_by_key(|e| (e.id, e.got_us));
@@ -124,16 +133,17 @@ pub fn audit(
         let id = events[i].id;
         let mut j = i;
         let mut live_until: u64 = 0; // latest live end among earlier leases
-        let mut live_done = true; // was that latest lease completed?
+        let mut live_done = true; // did that latest lease end by completing?
         let (mut completed, mut double, mut in_flight) = (false, false, false);
         while j < events.len() && events[j].id == id {
             let e = events[j];
             if j > i {
-                if e.got_us < live_until {
+                if rules.consume || e.got_us < live_until {
+                    // A consumed row can be handed out only once.
                     double = true;
                 } else if !live_done {
                     a.re_leased += 1;
-                } else if !rules.consume {
+                } else {
                     a.leased_after_completion += 1;
                 }
             }
@@ -146,7 +156,9 @@ pub fn audit(
             };
             if end >= live_until {
                 live_until = end;
-                live_done = e.done_us != NOT_DONE;
+                // Completed before its lease ran out (not completed late,
+                // after the item had expired and moved on).
+                live_done = e.done_us != NOT_DONE && e.done_us == end;
             }
             if e.done_us != NOT_DONE {
                 completed = true;
@@ -332,6 +344,33 @@ mod tests {
         assert_eq!(a.lost, 2);
         assert_eq!(a.examples_lost, vec![2, 4]);
         assert_eq!(a.completed_by_workers, 1);
+    }
+
+    #[test]
+    fn a_late_completion_after_expiry_is_a_re_lease_not_leased_after_completion() {
+        // Worker 0's 1 s lease expired at 1_000_000; worker 1 leased the item
+        // at 1_200_000; worker 0 completed it late at 1_500_000.
+        let mut events = vec![
+            ev(1, 0, 0, 10, 1_500_000),
+            ev(1, 1, 1_200_000, 1_200_010, 1_300_000),
+        ];
+        let table = HashMap::from([(1, FinalState::Completed)]);
+        let a = audit(&[(1, 1)], &mut events, &table, RULES);
+        assert_eq!(
+            (a.re_leased, a.leased_after_completion, a.double_leased),
+            (1, 0, 0)
+        );
+    }
+
+    #[test]
+    fn a_consumed_item_handed_out_twice_is_double() {
+        let rules = Rules {
+            consume: true,
+            ..RULES
+        };
+        let mut events = vec![ev(1, 0, 0, 10, 10), ev(1, 1, 5, 20, 20)];
+        let a = audit(&[(1, 1)], &mut events, &HashMap::new(), rules);
+        assert_eq!(a.double_leased, 1);
     }
 
     #[test]

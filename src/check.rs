@@ -97,9 +97,13 @@ impl Metric {
         }
     }
 
-    /// The cell's value; `None` for a latency of a cell that measured no lease.
+    /// The cell's value; `None` for a latency of a cell that measured no
+    /// lease, or an integrity count of a cell whose audit could not run.
     pub fn measure(self, c: &CellResult) -> Option<f64> {
         if self.is_latency() && c.lease.count == 0 {
+            return None;
+        }
+        if !self.is_latency() && !c.audit.audited {
             return None;
         }
         Some(match self {
@@ -529,8 +533,12 @@ fn verdict_text(v: &Verdict) -> String {
     let m = v.rule.metric;
     let limit = v.rule.limit;
     match v.measured {
-        None => format!(
+        None if m.is_latency() => format!(
             "{} not measured (no lease in this cell), limit < {limit} ms",
+            m.name()
+        ),
+        None => format!(
+            "{} unknown (the cell was not audited), limit <= {limit}",
             m.name()
         ),
         Some(x) if m.is_latency() => format!(
@@ -808,7 +816,10 @@ pub(crate) mod tests {
             server: Default::default(),
             wait_events: BTreeMap::new(),
             wait_samples: 0,
-            audit: Audit::default(),
+            audit: Audit {
+                audited: true,
+                ..Audit::default()
+            },
             plans: Vec::new(),
             notes: Vec::new(),
             chaos: Default::default(),
@@ -835,6 +846,17 @@ pub(crate) mod tests {
 
     fn seed_sla() -> Sla {
         Sla::builtin().unwrap()
+    }
+
+    #[test]
+    fn builtin_sla_is_the_seeds_targets_and_unaudited_cells_fail_integrity() {
+        let mut c = cell("17.10", "run", "pending_partial", 1, 1.0, 2.0);
+        c.audit.audited = false;
+        let v = judge(&run_of(vec![c]), &seed_sla());
+        let lost = v.iter().find(|x| x.rule.metric == Metric::Lost).unwrap();
+        assert!(!lost.pass && lost.measured.is_none());
+        assert!(verdict_text(lost).contains("not audited"));
+        assert_eq!(exit_code(&v), 1);
     }
 
     #[test]

@@ -283,9 +283,11 @@ impl Config {
             ));
         }
         if let Some(rate) = self.rate {
-            if !(rate.is_finite() && rate > 0.0) {
+            // Each worker's interval is workers / rate: keep it a sane Duration.
+            let slowest = workers.iter().copied().max().unwrap_or(1) as f64 / rate;
+            if !(rate.is_finite() && rate > 0.0 && slowest <= 3600.0) {
                 return Err(Error::usage(
-                    "--rate must be a positive number of leases per second",
+                    "--rate must be a positive number of leases per second, at least one lease per worker per hour",
                 ));
             }
         }
@@ -459,6 +461,13 @@ mod tests {
             (
                 Config {
                     rate: Some(-1.0),
+                    ..Default::default()
+                },
+                "--rate",
+            ),
+            (
+                Config {
+                    rate: Some(1e-20),
                     ..Default::default()
                 },
                 "--rate",
