@@ -51,57 +51,88 @@ fn apply_env_defaults(cfg: &mut tokio_postgres::Config) {
 }
 
 /// The URL with any password replaced by `***`, for output and results.
+/// Errs on the side of hiding: the user part ends at the *last* `@` before
+/// any `?` (a password may contain `/` or `@` unescaped), and a key=value
+/// string that does not parse is hidden whole.
 pub fn redact(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
-        // userinfo ends at the last '@' before the first '/'.
-        let (authority, tail) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
+        let (before_query, query) = match rest.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (rest, None),
         };
-        let authority = match authority.rfind('@') {
+        let authority_and_path = match before_query.rfind('@') {
             Some(at) => {
-                let userinfo = &authority[..at];
-                let user = userinfo.split(':').next().unwrap_or("");
-                if userinfo.contains(':') {
-                    format!("{user}:***@{}", &authority[at + 1..])
-                } else {
-                    authority.to_string()
+                let userinfo = &before_query[..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{user}:***@{}", &before_query[at + 1..]),
+                    None => before_query.to_string(),
                 }
             }
-            None => authority.to_string(),
+            None => before_query.to_string(),
         };
-        let tail = redact_query_password(tail);
-        format!("{scheme}://{authority}{tail}")
+        match query {
+            Some(q) => format!("{scheme}://{authority_and_path}?{}", redact_query(q)),
+            None => format!("{scheme}://{authority_and_path}"),
+        }
     } else {
-        // key=value form
-        url.split_whitespace()
-            .map(|kv| {
-                if kv.starts_with("password=") {
-                    "password=***".to_string()
-                } else {
-                    kv.to_string()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+        redact_key_values(url).unwrap_or_else(|| "<connection string hidden>".into())
     }
 }
 
-fn redact_query_password(tail: &str) -> String {
-    let Some((path, query)) = tail.split_once('?') else {
-        return tail.to_string();
-    };
-    let q: Vec<String> = query
+fn redact_query(query: &str) -> String {
+    query
         .split('&')
-        .map(|kv| {
-            if kv.starts_with("password=") {
-                "password=***".to_string()
-            } else {
-                kv.to_string()
-            }
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => kv.to_string(),
         })
-        .collect();
-    format!("{path}?{}", q.join("&"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// libpq's `key = value` form, values bare or 'single quoted' with
+/// backslash escapes; `None` if it does not parse.
+fn redact_key_values(s: &str) -> Option<String> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| !c.is_whitespace() && *c != '=') {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        chars.next_if_eq(&'=')?;
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            value.push('\'');
+            loop {
+                let c = chars.next()?;
+                value.push(c);
+                match c {
+                    '\\' => value.push(chars.next()?),
+                    '\'' => break,
+                    _ => {}
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                value.push(c);
+            }
+        }
+        if key.is_empty() {
+            return None;
+        }
+        if key.eq_ignore_ascii_case("password") {
+            value = "***".into();
+        }
+        out.push(format!("{key}={value}"));
+    }
+    Some(out.join(" "))
 }
 
 /// A short description of where a config points, without secrets.
@@ -140,6 +171,28 @@ mod tests {
         );
         assert_eq!(redact("postgres://db/app"), "postgres://db/app");
         assert!(!redact("postgres://u:p%40ss@h/d").contains("p%40ss"));
+        // Unescaped '/' and '@' in a password, quoted and spaced key=value.
+        assert_eq!(
+            redact("postgres://bob:pa/ss@db/app"),
+            "postgres://bob:***@db/app"
+        );
+        assert_eq!(
+            redact("postgres://bob:p@ss@db/app"),
+            "postgres://bob:***@db/app"
+        );
+        assert_eq!(
+            redact("host=db password='a b c' user=bob"),
+            "host=db password=*** user=bob"
+        );
+        assert_eq!(redact("host=db password = s3cret"), "host=db password=***");
+        assert_eq!(
+            redact("host=db password='it\\'s' x=1"),
+            "host=db password=*** x=1"
+        );
+        assert_eq!(
+            redact("host=db password='unterminated"),
+            "<connection string hidden>"
+        );
     }
 
     #[test]
