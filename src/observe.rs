@@ -208,15 +208,16 @@ pub async fn snapshot(client: &Client) -> Result<Counters> {
     })
 }
 
-/// Wait until none of `pids` is still a backend, so their statistics have
-/// been flushed before the "after" snapshot (at most `limit`).
-pub async fn wait_backends_gone(client: &Client, pids: &[i32], limit: Duration) {
+/// Wait until no backend named `app` is left (the workers', including any
+/// that reconnected), so their statistics have been flushed before the
+/// "after" snapshot (at most `limit`).
+pub async fn wait_backends_gone(client: &Client, app: &str, limit: Duration) {
     let deadline = std::time::Instant::now() + limit;
     while std::time::Instant::now() < deadline {
         match client
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
-                &[&pids],
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                &[&app],
             )
             .await
         {
@@ -227,12 +228,12 @@ pub async fn wait_backends_gone(client: &Client, pids: &[i32], limit: Duration) 
     }
 }
 
-/// Sample the wait events of `pids` every `every` until `stop`; returns
+/// Sample the wait events of the backends named `app` every `every` until `stop`; returns
 /// counts per `type:event` (`CPU` when active and not waiting) and the
 /// number of samples taken.
 pub async fn sample_waits(
     client: Client,
-    pids: Vec<i32>,
+    app: String,
     every: Duration,
     stop: Arc<AtomicBool>,
 ) -> (BTreeMap<String, u64>, u64) {
@@ -241,7 +242,7 @@ pub async fn sample_waits(
     let Ok(stmt) = client
         .prepare(
             "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU'), count(*)
-               FROM pg_stat_activity WHERE pid = ANY($1) AND state = 'active' GROUP BY 1",
+               FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' GROUP BY 1",
         )
         .await
     else {
@@ -251,7 +252,7 @@ pub async fn sample_waits(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     while !stop.load(Ordering::Relaxed) {
         tick.tick().await;
-        match client.query(&stmt, &[&pids]).await {
+        match client.query(&stmt, &[&app]).await {
             Ok(rows) => {
                 samples += 1;
                 for r in rows {

@@ -156,7 +156,8 @@ fn a_server_that_dies_stops_the_run_and_saves_what_was_measured() {
     err.read_line(&mut first).unwrap();
     let dirs = announced_cluster_dirs(&first);
     assert_eq!(dirs.len(), 1, "{first}");
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_workers(&dirs[0], Duration::from_secs(60)); // the first cell is running
+    std::thread::sleep(Duration::from_millis(500));
     let pid_file = std::fs::read_to_string(dirs[0].join("data/postmaster.pid")).unwrap();
     let pid: i32 = pid_file.lines().next().unwrap().trim().parse().unwrap();
     nix::sys::signal::kill(

@@ -222,7 +222,8 @@ fn ctrl_c_saves_partial_results_and_leaves_nothing_running() {
     let dirs = announced_cluster_dirs(&first);
     assert_eq!(dirs.len(), 1, "{first}");
     assert!(dirs[0].exists());
-    std::thread::sleep(Duration::from_secs(3)); // into the first cell
+    wait_for_workers(&dirs[0], Duration::from_secs(60)); // the first cell is running
+    std::thread::sleep(Duration::from_millis(500));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,

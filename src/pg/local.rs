@@ -193,9 +193,15 @@ impl LocalCluster {
                     ));
                 }
             }
-            match tokio_postgres::connect(&self.conn_string("postgres"), tokio_postgres::NoTls)
-                .await
-            {
+            // Through our own socket: on 127.0.0.1 a server another process
+            // started on the same port could answer in our place.
+            let mut socket = tokio_postgres::Config::new();
+            socket
+                .host_path(self.dir().unwrap_or(Path::new("/nonexistent")))
+                .port(self.port)
+                .user(SUPERUSER)
+                .dbname("postgres");
+            match socket.connect(tokio_postgres::NoTls).await {
                 Ok((client, conn)) => {
                     let h = tokio::spawn(conn);
                     let ok = client.simple_query("SELECT 1").await.is_ok();

@@ -189,6 +189,19 @@ impl Server {
         connect(&self.config_for(app, None), &self.label).await
     }
 
+    /// A connection for watching the server (pg_stat_activity is
+    /// cluster-wide): to `template1` where allowed, so the watcher's own
+    /// transactions do not count in the measured database's statistics;
+    /// else to the run's database.
+    pub async fn connect_observer(&self, app: &str) -> Result<Client> {
+        let mut c = self.config_for(app, None);
+        c.dbname("template1");
+        match connect(&c, &self.label).await {
+            Ok(client) => Ok(client),
+            Err(_) => self.connect(app).await,
+        }
+    }
+
     /// One connection whose search_path is `schema`.
     pub async fn connect_schema(&self, app: &str, schema: &str) -> Result<Client> {
         connect(&self.config_for(app, Some(schema)), &self.label).await

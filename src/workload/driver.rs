@@ -152,7 +152,6 @@ pub struct CellSession<'a> {
     go: watch::Sender<Go>,
     parked: mpsc::UnboundedReceiver<()>,
     handles: Vec<tokio::task::JoinHandle<WorkerOut>>,
-    pids: Vec<i32>,
     observers_stop: Arc<AtomicBool>,
     sampler: tokio::task::JoinHandle<(BTreeMap<String, u64>, u64)>,
     producer: tokio::task::JoinHandle<producer::ProducerOut>,
@@ -255,15 +254,15 @@ impl<'a> CellSession<'a> {
         }
         let before = observe::snapshot(setup).await?;
         let observers_stop = Arc::new(AtomicBool::new(false));
-        let sampler_client = server.connect("leasebench-observer").await?;
+        let producer_config = server.config_for("leasebench-producer", Some(&spec.schema));
+        let producer_client = crate::pg::connect(&producer_config, &server.label).await?;
+        let sampler_client = server.connect_observer("leasebench-observer").await?;
         let sampler = tokio::spawn(observe::sample_waits(
             sampler_client,
-            pids.clone(),
+            worker_app(&spec.schema),
             Duration::from_millis(50),
             observers_stop.clone(),
         ));
-        let producer_config = server.config_for("leasebench-producer", Some(&spec.schema));
-        let producer_client = crate::pg::connect(&producer_config, &server.label).await?;
         // Expired leases come back at about a quarter of the lease length
         // (at most once a second, at least every 100 ms).
         let rescue_every = Duration::from_millis((spec.lease_ms / 4).clamp(100, 1000));
@@ -291,7 +290,6 @@ impl<'a> CellSession<'a> {
             go: go_tx,
             parked: parked_rx,
             handles,
-            pids,
             observers_stop,
             sampler,
             producer,
@@ -410,7 +408,11 @@ impl<'a> CellSession<'a> {
                         // A fault can lose the answer to a completion that
                         // committed: the workers then never count to `i`.
                         if done < i && elapsed.as_millis() / 100 % 10 == 9 && self.nothing_left().await {
-                            self.finished_by_table = true;
+                            // Re-read: the last completions may have landed
+                            // while the table was being checked.
+                            if self.counts().1 - done_before < i {
+                                self.finished_by_table = true;
+                            }
                             self.shared.stop.store(true, Ordering::SeqCst);
                         }
                     }
@@ -484,7 +486,9 @@ impl<'a> CellSession<'a> {
         let server_side = async {
             let audit_client = self.audit_client().await?;
             let setup = audit_client.client();
-            observe::wait_backends_gone(setup, &self.pids, Duration::from_secs(3)).await;
+            let watcher = self.server.connect_observer("leasebench-observer").await?;
+            let app = worker_app(&self.spec.schema);
+            observe::wait_backends_gone(&watcher, &app, Duration::from_secs(3)).await;
             let after = observe::snapshot(setup).await?;
             let plan_after = if self.interrupted {
                 None
@@ -536,7 +540,13 @@ impl<'a> CellSession<'a> {
                 &mut events,
                 table,
                 Rules {
-                    lease_us: spec.lease_ms * 1000,
+                    // A session lock does not expire: it lasts until unlock
+                    // or until its connection goes.
+                    lease_us: if spec.strategy.lease_ends_with_connection {
+                        u64::MAX
+                    } else {
+                        spec.lease_ms * 1000
+                    },
                     consume: spec.strategy.consume,
                     completes_by_delete: spec.strategy.completes_by_delete,
                 },

@@ -149,3 +149,37 @@ pub fn run_ok(args: &[&str]) -> (leasebench::results::RunResult, Output) {
     let run = leasebench::results::RunResult::load(&out.path().join("latest.json")).unwrap();
     (run, o)
 }
+
+/// Block until leasebench's workers are leasing on the cluster in `dir`
+/// (its own throwaway cluster, found through the socket in that dir), so a
+/// test interrupts a cell that is really running. Panics after `limit`.
+pub fn wait_for_workers(dir: &Path, limit: Duration) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let deadline = Instant::now() + limit;
+        loop {
+            assert!(Instant::now() < deadline, "no workers leasing in {}", dir.display());
+            let port = std::fs::read_to_string(dir.join("data/postmaster.pid"))
+                .ok()
+                .and_then(|t| t.lines().nth(3).and_then(|p| p.trim().parse::<u16>().ok()));
+            if let Some(port) = port {
+                let mut c = tokio_postgres::Config::new();
+                c.host_path(dir).port(port).user("leasebench").dbname("postgres");
+                if let Ok((client, conn)) = c.connect(tokio_postgres::NoTls).await {
+                    tokio::spawn(conn);
+                    let q = "SELECT count(*) FROM pg_stat_activity
+                              WHERE application_name LIKE 'leasebench-worker/%' AND state = 'active'";
+                    if let Ok(r) = client.query_one(q, &[]).await {
+                        if r.get::<_, i64>(0) > 0 {
+                            return;
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+}
