@@ -132,42 +132,17 @@ async fn restart_is_refused_on_a_users_server() {
 /// (marked partial), and leaves nothing behind.
 #[test]
 fn a_server_that_dies_stops_the_run_and_saves_what_was_measured() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let out = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin())
-        .args([
-            "run",
-            "--workers",
-            "4,8",
-            "--duration",
-            "4s",
-            "--no-progress",
-            "--out",
-        ])
-        .arg(out.path())
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    err.read_line(&mut first).unwrap();
-    let dirs = announced_cluster_dirs(&first);
-    assert_eq!(dirs.len(), 1, "{first}");
-    wait_for_workers(&dirs[0], Duration::from_secs(60)); // the first cell is running
-    std::thread::sleep(Duration::from_millis(500));
-    let pid_file = std::fs::read_to_string(dirs[0].join("data/postmaster.pid")).unwrap();
+    let run = start_run_until_leasing(&["--workers", "4,8", "--duration", "4s"], out.path());
+    let pid_file = std::fs::read_to_string(run.dir.join("data/postmaster.pid")).unwrap();
     let pid: i32 = pid_file.lines().next().unwrap().trim().parse().unwrap();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-    let status = child.wait().unwrap();
+    let dir = run.dir.clone();
+    let (status, rest) = run.finish();
     assert_eq!(status.code(), Some(1), "{rest}");
     let last = rest.lines().last().unwrap_or_default();
     assert!(
@@ -175,7 +150,7 @@ fn a_server_that_dies_stops_the_run_and_saves_what_was_measured() {
         "{rest}"
     );
     assert!(!rest.contains("panicked"), "{rest}");
-    assert_cleaned_up(&dirs[0]);
+    assert_cleaned_up(&dir);
     let run = leasebench::results::RunResult::load(&out.path().join("latest.json")).unwrap();
     assert!(run.partial);
     assert_eq!(run.cells.len(), 1, "only the first cell ran");

@@ -197,44 +197,18 @@ async fn wrong_password_is_a_clear_error() {
 /// is stopped and its dir removed, the exit code is non-zero.
 #[test]
 fn ctrl_c_saves_partial_results_and_leaves_nothing_running() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let out = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin())
-        .args([
-            "run",
-            "--workers",
-            "2,4",
-            "--duration",
-            "60s",
-            "--no-progress",
-            "--out",
-            out.path().to_str().unwrap(),
-        ])
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    err.read_line(&mut first).unwrap();
-    let dirs = announced_cluster_dirs(&first);
-    assert_eq!(dirs.len(), 1, "{first}");
-    assert!(dirs[0].exists());
-    wait_for_workers(&dirs[0], Duration::from_secs(60)); // the first cell is running
-    std::thread::sleep(Duration::from_millis(500));
+    let run = start_run_until_leasing(&["--workers", "2,4", "--duration", "60s"], out.path());
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::unistd::Pid::from_raw(run.child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
     )
     .unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-    let status = child.wait().unwrap();
+    let dir = run.dir.clone();
+    let (status, rest) = run.finish();
     assert_eq!(status.code(), Some(130), "{rest}");
     assert!(rest.contains("interrupted"), "{rest}");
-    assert_cleaned_up(&dirs[0]);
+    assert_cleaned_up(&dir);
     let run = RunResult::load(&out.path().join("latest.json")).unwrap();
     assert!(run.partial);
     assert_eq!(run.cells.len(), 1, "only the interrupted first cell");

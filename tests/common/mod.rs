@@ -183,3 +183,47 @@ pub fn wait_for_workers(dir: &Path, limit: Duration) {
         }
     });
 }
+
+/// A `leasebench run` in the background on its own throwaway cluster.
+pub struct Background {
+    pub child: std::process::Child,
+    err: std::io::BufReader<std::process::ChildStderr>,
+    /// The cluster dir it announced.
+    pub dir: PathBuf,
+}
+
+/// Start `leasebench run --no-progress --out OUT ARGS...` and return once
+/// its first cell's workers are leasing.
+pub fn start_run_until_leasing(args: &[&str], out: &Path) -> Background {
+    use std::io::BufRead;
+    let mut child = Command::new(bin())
+        .args(["run", "--no-progress", "--out"])
+        .arg(out)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    let dirs = announced_cluster_dirs(&first);
+    assert_eq!(dirs.len(), 1, "{first}");
+    wait_for_workers(&dirs[0], Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(500));
+    Background {
+        child,
+        err,
+        dir: dirs[0].clone(),
+    }
+}
+
+impl Background {
+    /// Wait for it to end: its exit status and the rest of its stderr.
+    pub fn finish(mut self) -> (std::process::ExitStatus, String) {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.err, &mut rest).unwrap();
+        (self.child.wait().unwrap(), rest)
+    }
+}
