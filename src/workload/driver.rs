@@ -199,7 +199,7 @@ impl<'a> CellSession<'a> {
             Mode::Items { items, .. } => (items as usize / n + 16).min(1 << 20),
             Mode::Duration(d) => ((d.as_secs_f64() * 4000.0) as usize / n + 64).min(1 << 20),
         };
-        let (ready_tx, mut ready_rx) = mpsc::channel::<std::result::Result<i32, String>>(n);
+        let (ready_tx, mut ready_rx) = mpsc::channel::<std::result::Result<(), String>>(n);
         let (go_tx, go_rx) = watch::channel(Go::Wait);
         let (parked_tx, parked_rx) = mpsc::unbounded_channel();
         let epoch = Instant::now();
@@ -221,27 +221,23 @@ impl<'a> CellSession<'a> {
             let go = go_rx.clone();
             let parked = parked_tx.clone();
             handles.push(tokio::spawn(async move {
-                let (client, prepared, pid) = match worker::setup(&ctx).await {
+                let (client, prepared) = match worker::setup(&ctx).await {
                     Ok(x) => x,
                     Err(e) => {
                         let _ = ready.send(Err(e)).await;
                         return WorkerOut::default();
                     }
                 };
-                let _ = ready.send(Ok(pid)).await;
+                let _ = ready.send(Ok(())).await;
                 drop(ready);
                 worker::run(ctx, client, prepared, epoch, go, parked).await
             }));
         }
         drop(ready_tx);
-        let mut pids = Vec::with_capacity(n);
         let mut setup_error = None;
         while let Some(r) = ready_rx.recv().await {
-            match r {
-                Ok(pid) => pids.push(pid),
-                Err(e) => {
-                    setup_error.get_or_insert(e);
-                }
+            if let Err(e) = r {
+                setup_error.get_or_insert(e);
             }
         }
         if let Some(e) = setup_error {

@@ -251,21 +251,15 @@ fn us(d: Duration) -> u64 {
     d.as_micros() as u64
 }
 
-/// Connect and prepare; returns the connection, its statements and the
-/// backend pid.
-pub async fn setup(ctx: &WorkerCtx) -> Result<(deadpool_postgres::Object, Prepared, i32), String> {
+/// Connect and prepare; returns the connection and its statements.
+pub async fn setup(ctx: &WorkerCtx) -> Result<(deadpool_postgres::Object, Prepared), String> {
     let client = ctx
         .pool
         .get()
         .await
         .map_err(|e| format!("worker {} cannot connect: {e}", ctx.index))?;
     let prepared = Prepared::new(&client, &ctx.strategy, ctx.lease_ms, ctx.batch).await?;
-    let pid: i32 = client
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .map_err(|e| format!("worker {}: {e}", ctx.index))?
-        .get(0);
-    Ok((client, prepared, pid))
+    Ok((client, prepared))
 }
 
 /// What the driver tells parked workers.
@@ -514,7 +508,7 @@ async fn reconnect(
     let mut wait = Duration::from_millis(10);
     while !ctx.shared.stop.load(Ordering::Relaxed) {
         match setup(ctx).await {
-            Ok((c, p, _pid)) => {
+            Ok((c, p)) => {
                 *client = c;
                 *prepared = p;
                 return;
