@@ -79,25 +79,39 @@ pub async fn migrate(client: &mut Client) -> Result<()> {
     Ok(())
 }
 
-/// Drop every index on due_work but its primary key.
-async fn drop_indexes<C: GenericClient>(client: &C) -> Result<()> {
+/// Run `stmt(name)` for each (quoted) name `list` returns; `what` names
+/// the objects in errors.
+async fn for_each_name<C: GenericClient>(
+    client: &C,
+    list: &str,
+    what: &str,
+    stmt: impl Fn(&str) -> String,
+) -> Result<()> {
     let rows = client
-        .query(
-            "SELECT quote_ident(i.relname) FROM pg_index x
-               JOIN pg_class i ON i.oid = x.indexrelid
-              WHERE x.indrelid = 'due_work'::regclass AND NOT x.indisprimary",
-            &[],
-        )
+        .query(list, &[])
         .await
-        .map_err(|e| Error::db("cannot list due_work's indexes", e))?;
+        .map_err(|e| Error::db(format!("cannot list {what}"), e))?;
     for r in rows {
         let name: String = r.get(0);
         client
-            .batch_execute(&format!("DROP INDEX {name}"))
+            .batch_execute(&stmt(&name))
             .await
-            .map_err(|e| Error::db(format!("cannot drop index {name}"), e))?;
+            .map_err(|e| Error::db(format!("{what}: {} failed", stmt(&name)), e))?;
     }
     Ok(())
+}
+
+/// Drop every index on due_work but its primary key.
+async fn drop_indexes<C: GenericClient>(client: &C) -> Result<()> {
+    for_each_name(
+        client,
+        "SELECT quote_ident(i.relname) FROM pg_index x
+           JOIN pg_class i ON i.oid = x.indexrelid
+          WHERE x.indrelid = 'due_work'::regclass AND NOT x.indisprimary",
+        "due_work's indexes",
+        |name| format!("DROP INDEX {name}"),
+    )
+    .await
 }
 
 /// Try each index variant inside a rolled-back transaction, so a bad
@@ -187,21 +201,14 @@ pub async fn reset_cell(
         .await
         .map_err(|e| Error::db("cannot truncate due_work", e))?;
     drop_indexes(client).await?;
-    let triggers = client
-        .query(
-            "SELECT quote_ident(tgname) FROM pg_trigger
-              WHERE tgrelid = 'due_work'::regclass AND NOT tgisinternal",
-            &[],
-        )
-        .await
-        .map_err(|e| Error::db("cannot list due_work's triggers", e))?;
-    for t in triggers {
-        let name: String = t.get(0);
-        client
-            .batch_execute(&format!("DROP TRIGGER {name} ON due_work"))
-            .await
-            .map_err(|e| Error::db(format!("cannot drop trigger {name}"), e))?;
-    }
+    for_each_name(
+        client,
+        "SELECT quote_ident(tgname) FROM pg_trigger
+          WHERE tgrelid = 'due_work'::regclass AND NOT tgisinternal",
+        "due_work's triggers",
+        |name| format!("DROP TRIGGER {name} ON due_work"),
+    )
+    .await?;
     if !index.ddl.is_empty() {
         client.batch_execute(&index.ddl).await.map_err(|e| {
             Error::db(
@@ -232,22 +239,15 @@ pub async fn reset_cell(
         .await
         .map_err(|e| Error::db("cannot vacuum due_work", e))?;
     // A strategy's side tables (filled by its triggers) get statistics too.
-    let side = client
-        .query(
-            "SELECT quote_ident(tablename) FROM pg_tables
-              WHERE schemaname = current_schema()
-                AND tablename NOT IN ('due_work', 'leasebench_migrations')",
-            &[],
-        )
-        .await
-        .map_err(|e| Error::db("cannot list the schema's tables", e))?;
-    for t in side {
-        let name: String = t.get(0);
-        client
-            .batch_execute(&format!("ANALYZE {name}"))
-            .await
-            .map_err(|e| Error::db(format!("cannot analyze {name}"), e))?;
-    }
+    for_each_name(
+        client,
+        "SELECT quote_ident(tablename) FROM pg_tables
+          WHERE schemaname = current_schema()
+            AND tablename NOT IN ('due_work', 'leasebench_migrations')",
+        "the schema's side tables",
+        |name| format!("ANALYZE {name}"),
+    )
+    .await?;
     // Flush the seeding's dirty pages so the cell does not pay for them;
     // needs superuser or pg_checkpoint, so it is best effort.
     let _ = client.batch_execute("CHECKPOINT").await;
